@@ -1,0 +1,40 @@
+#ifndef IMAGEFEED_COMMON_IMAGE_H_
+#define IMAGEFEED_COMMON_IMAGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace imagefeed {
+
+// A decoded image: row-major HWC, interleaved channels, 8 or 16 bits per
+// sample (16-bit samples are native-endian uint16_t). Thread-compatible.
+// Decoders write into an existing Image and keep its capacity, so one
+// per-thread scratch Image stops allocating once it has seen the largest size.
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;   // 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (decoders emit 1 or 3)
+  int bit_depth = 8;  // 8 or 16
+  std::vector<uint8_t> data;
+
+  size_t bytes_per_sample() const { return bit_depth == 16 ? 2 : 1; }
+  size_t row_bytes() const { return static_cast<size_t>(width) * channels * bytes_per_sample(); }
+  size_t size_bytes() const { return row_bytes() * height; }
+  // Sets the geometry and resizes `data` to fit (never shrinks capacity).
+  void Reset(int w, int h, int c, int depth) {
+    width = w;
+    height = h;
+    channels = c;
+    bit_depth = depth;
+    data.resize(size_bytes());
+  }
+  uint8_t* row(int y) { return data.data() + row_bytes() * y; }
+  const uint8_t* row(int y) const { return data.data() + row_bytes() * y; }
+  const uint16_t* row16(int y) const { return reinterpret_cast<const uint16_t*>(row(y)); }
+  uint16_t* row16(int y) { return reinterpret_cast<uint16_t*>(row(y)); }
+};
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_COMMON_IMAGE_H_

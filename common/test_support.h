@@ -1,0 +1,78 @@
+#ifndef IMAGEFEED_COMMON_TEST_SUPPORT_H_
+#define IMAGEFEED_COMMON_TEST_SUPPORT_H_
+
+// Test-only helpers: Status matchers (Abseil 20220623 has no
+// status_matchers.h), fixture images and temporary directories.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/image.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace imagefeed {
+namespace testing_internal {
+inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+}  // namespace testing_internal
+
+// Matches an OK absl::Status or absl::StatusOr.
+MATCHER(IsOk, "is OK") {
+  const absl::Status& s = testing_internal::GetStatus(arg);
+  if (!s.ok()) *result_listener << "status is " << s;
+  return s.ok();
+}
+
+// Matches a Status(Or) with `code` whose message contains `substr`.
+MATCHER_P2(StatusIs, code, substr, "") {
+  const absl::Status& s = testing_internal::GetStatus(arg);
+  *result_listener << "status is " << s;
+  return s.code() == code && std::string(s.message()).find(substr) != std::string::npos;
+}
+
+#define IMAGEFEED_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, rexpr) \
+  auto tmp = (rexpr);                                        \
+  ASSERT_TRUE(tmp.ok()) << tmp.status();                     \
+  lhs = std::move(tmp).value()
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  IMAGEFEED_ASSERT_OK_AND_ASSIGN_IMPL_(IMAGEFEED_CONCAT_(assert_statusor_, __LINE__), lhs, rexpr)
+#define ASSERT_OK(expr) ASSERT_THAT((expr), ::imagefeed::IsOk())
+#define EXPECT_OK(expr) EXPECT_THAT((expr), ::imagefeed::IsOk())
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class ScopedTempDir {
+ public:
+  ScopedTempDir();
+  ~ScopedTempDir();
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Writes `data` to `path`, creating parent directories; fails the test on error.
+void WriteTestFile(const std::string& path, const std::string& data);
+
+// A deterministic test image: channel c of pixel (x, y) is a gradient that
+// differs per channel. 8 or 16 bits, 1-4 channels.
+Image MakeGradientImage(int width, int height, int channels, int bit_depth = 8);
+
+// Returns the directory of the shared conformance corpora ($IMAGEFEED_SHARED_DIR
+// or ../shared next to the source tree), or "" if it is absent.
+std::string SharedDir();
+
+}  // namespace imagefeed
+
+#ifndef IMAGEFEED_CONCAT_
+#define IMAGEFEED_CONCAT_INNER_(a, b) a##b
+#define IMAGEFEED_CONCAT_(a, b) IMAGEFEED_CONCAT_INNER_(a, b)
+#endif
+
+#endif  // IMAGEFEED_COMMON_TEST_SUPPORT_H_
