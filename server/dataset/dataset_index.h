@@ -1,0 +1,62 @@
+#ifndef IMAGEFEED_SERVER_DATASET_DATASET_INDEX_H_
+#define IMAGEFEED_SERVER_DATASET_DATASET_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace imagefeed {
+
+// One indexed file. `relative_path` is relative to the dataset root, e.g.
+// "cat/0001.jpg" (or "cat/sub/0001.jpg" for nested folders).
+struct SampleEntry {
+  std::string relative_path;
+  int64_t label = 0;
+  int64_t size_bytes = 0;  // at indexing time
+  int64_t mtime_ns = 0;    // at indexing time
+};
+
+// The index of one ImageFolder-layout dataset `ROOT/<class>/<file>`.
+// Immutable after Build, so thread-safe.
+//
+// Order (the same as torchvision's `ImageFolder(root).samples`): class
+// folders sorted by name (byte order), label = position in that order;
+// within a class, files of nested folders too, sorted by (folder path, file
+// name) as torchvision's `sorted(os.walk(...))`. Sample id i is the i-th file.
+// Files with extension .jpg/.jpeg/.png (any case) count; hidden entries
+// (leading '.') are skipped; symlinks (to files or folders) are not followed
+// and not indexed.
+class DatasetIndex {
+ public:
+  // Scans `root`. Returns NOT_FOUND if `root` does not exist,
+  // FAILED_PRECONDITION if it is not a directory or holds no class folder
+  // with an image ("dataset 'NAME' at 'ROOT' has no images ...").
+  static absl::StatusOr<std::shared_ptr<const DatasetIndex>> Build(const std::string& name,
+                                                                   const std::string& root);
+
+  const std::string& name() const { return name_; }
+  // Absolute, normalized root path, without a trailing '/'.
+  const std::string& root() const { return root_; }
+  const std::vector<std::string>& classes() const { return classes_; }
+  const std::vector<int64_t>& class_counts() const { return class_counts_; }
+  const std::vector<SampleEntry>& samples() const { return samples_; }
+  int64_t num_samples() const { return static_cast<int64_t>(samples_.size()); }
+  // root() + "/" + samples()[id].relative_path. `id` must be in range.
+  std::string SamplePath(int64_t id) const;
+
+ private:
+  DatasetIndex() = default;
+
+  std::string name_;
+  std::string root_;
+  std::vector<std::string> classes_;
+  std::vector<int64_t> class_counts_;
+  std::vector<SampleEntry> samples_;
+};
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_DATASET_DATASET_INDEX_H_
