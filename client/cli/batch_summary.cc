@@ -1,0 +1,107 @@
+#include "client/cli/batch_summary.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/json_writer.h"
+
+namespace imagefeed {
+
+std::string DTypeName(v1::DType dtype) { return dtype == v1::DTYPE_UINT8 ? "uint8" : "float32"; }
+
+absl::StatusOr<ChannelSummary> SummarizeBatch(const v1::Batch& batch) {
+  if (batch.shape_size() != 4) return absl::InvalidArgumentError("batch shape must have 4 dimensions");
+  const bool nhwc = batch.layout() == v1::LAYOUT_NHWC;
+  const int64_t n = batch.shape(0);
+  const int64_t c = nhwc ? batch.shape(3) : batch.shape(1);
+  const int64_t hw = nhwc ? batch.shape(1) * batch.shape(2) : batch.shape(2) * batch.shape(3);
+  const size_t elem = batch.dtype() == v1::DTYPE_UINT8 ? 1 : 4;
+  if (n < 0 || c <= 0 || hw < 0 || static_cast<size_t>(n * c * hw) * elem != batch.data().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("batch data is ", batch.data().size(), " bytes, shape [",
+                                                   absl::StrJoin(batch.shape(), ","), "] needs ", n * c * hw * elem));
+  }
+  std::vector<double> sum(c, 0), sum_sq(c, 0);
+  ChannelSummary s;
+  s.min.assign(c, std::numeric_limits<double>::infinity());
+  s.max.assign(c, -std::numeric_limits<double>::infinity());
+  const char* data = batch.data().data();
+  auto value = [&](int64_t i) -> double {
+    if (elem == 1) return static_cast<uint8_t>(data[i]);
+    float f;
+    std::memcpy(&f, data + i * 4, 4);
+    return f;
+  };
+  for (int64_t i = 0; i < n * c * hw; ++i) {
+    const int64_t ch = nhwc ? i % c : (i / hw) % c;
+    const double v = value(i);
+    sum[ch] += v;
+    sum_sq[ch] += v * v;
+    s.min[ch] = std::min(s.min[ch], v);
+    s.max[ch] = std::max(s.max[ch], v);
+  }
+  const double count = static_cast<double>(n * hw);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double mean = count > 0 ? sum[ch] / count : 0;
+    s.mean.push_back(mean);
+    s.std.push_back(count > 0 ? std::sqrt(std::max(0.0, sum_sq[ch] / count - mean * mean)) : 0);
+    if (count == 0) s.min[ch] = s.max[ch] = 0;
+  }
+  return s;
+}
+
+std::string BatchJson(const v1::Batch& batch, const ChannelSummary& summary) {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("epoch");
+  j.Int(static_cast<int64_t>(batch.epoch()));
+  j.Key("position");
+  j.Int(static_cast<int64_t>(batch.position()));
+  j.IntArray("shape", {batch.shape().begin(), batch.shape().end()});
+  j.Key("dtype");
+  j.String(DTypeName(batch.dtype()));
+  j.IntArray("labels", {batch.labels().begin(), batch.labels().end()});
+  j.IntArray("sample_ids", {batch.sample_ids().begin(), batch.sample_ids().end()});
+  j.DoubleArray("mean", summary.mean);
+  j.DoubleArray("std", summary.std);
+  j.DoubleArray("min", summary.min);
+  j.DoubleArray("max", summary.max);
+  j.Key("skipped");
+  j.BeginArray();
+  for (const auto& s : batch.skipped()) {
+    j.BeginObject();
+    j.Key("sample_id");
+    j.Int(s.sample_id());
+    j.Key("path");
+    j.String(s.path());
+    j.Key("reason");
+    j.String(s.reason());
+    j.EndObject();
+  }
+  j.EndArray();
+  j.EndObject();
+  return j.str();
+}
+
+std::string BatchLine(const v1::Batch& batch, const ChannelSummary& summary) {
+  auto fmt = [](const std::vector<double>& v) {
+    return absl::StrCat("[", absl::StrJoin(v, ",", [](std::string* out, double d) {
+                          absl::StrAppend(out, absl::StrFormat("%.4f", d));
+                        }),
+                        "]");
+  };
+  std::string line = absl::StrCat("epoch ", batch.epoch(), " position ", batch.position(), " shape [",
+                                  absl::StrJoin(batch.shape(), ","), "] ", DTypeName(batch.dtype()), " labels [",
+                                  absl::StrJoin(batch.labels(), ","), "] mean ", fmt(summary.mean), " std ",
+                                  fmt(summary.std));
+  if (batch.skipped_size() > 0) {
+    absl::StrAppend(&line, " skipped ", batch.skipped_size(), " (first: ", batch.skipped(0).path(), ": ",
+                    batch.skipped(0).reason(), ")");
+  }
+  return line;
+}
+
+}  // namespace imagefeed

@@ -1,0 +1,40 @@
+#ifndef IMAGEFEED_CLIENT_CLI_STREAM_FLAGS_H_
+#define IMAGEFEED_CLIENT_CLI_STREAM_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/flags.h"
+#include "imagefeed/v1/imagefeed.pb.h"
+
+namespace imagefeed {
+
+// The request flags shared by every streaming command (fetch, ...).
+struct StreamFlags {
+  std::string dataset;
+  int64_t batch_size = 32;
+  std::string size;  // "HxW" or empty for each image's own size
+  std::string normalize = "rescale";
+  double scale = 1.0 / 255.0;
+  double offset = 0.0;
+  std::string layout = "nchw";
+  std::string dtype = "float32";
+  bool shuffle = true;
+  int64_t seed = 0;
+  int64_t epoch = 0;
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  int64_t start = 0;
+  bool drop_last = false;
+  std::string on_error = "fail";
+
+  // Registers the flags above in `flags`.
+  void Register(FlagSet* flags);
+  // Builds the request; INVALID_ARGUMENT naming the flag for a bad --size.
+  absl::StatusOr<v1::StreamBatchesRequest> ToRequest(const FlagSet& flags) const;
+};
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_CLIENT_CLI_STREAM_FLAGS_H_

@@ -1,0 +1,67 @@
+#ifndef IMAGEFEED_CLIENT_IMAGEFEED_CLIENT_H_
+#define IMAGEFEED_CLIENT_IMAGEFEED_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "imagefeed/v1/imagefeed.grpc.pb.h"
+
+namespace imagefeed {
+
+struct ClientOptions {
+  // Largest message accepted; batches above gRPC's 4 MB default are normal.
+  int max_receive_bytes = 1 << 30;
+  // Deadline for unary calls.
+  int unary_timeout_seconds = 30;
+};
+
+// Reads one StreamBatches call. Thread-compatible.
+class BatchReader {
+ public:
+  BatchReader(std::unique_ptr<grpc::ClientContext> context,
+              std::unique_ptr<grpc::ClientReader<v1::Batch>> reader, std::string target);
+  // Reads the next batch; false at the end of the stream or on error (then see Finish()).
+  bool Next(v1::Batch* batch);
+  // The stream's final status, with the server address in error messages.
+  // Call once after Next() returned false, or after Cancel().
+  absl::Status Finish();
+  // Cancels the call; the server stops producing this stream's batches.
+  void Cancel();
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReader<v1::Batch>> reader_;
+  std::string target_;
+};
+
+// A connection to one imagefeed server. Thread-safe.
+class ImageFeedClient {
+ public:
+  // Creates a channel to `target` ("host:port"); connects lazily.
+  explicit ImageFeedClient(const std::string& target, const ClientOptions& options = {});
+
+  const std::string& target() const { return target_; }
+
+  // UNAVAILABLE (naming the address) if the server cannot be reached.
+  absl::StatusOr<v1::ListDatasetsResponse> ListDatasets();
+
+  // Starts streaming the batches `request` asks for.
+  std::unique_ptr<BatchReader> StreamBatches(const v1::StreamBatchesRequest& request);
+
+ private:
+  const std::string target_;
+  const ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ImageFeed::Stub> stub_;
+};
+
+// Converts a gRPC status into an absl::Status; UNAVAILABLE errors name `target`.
+absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& target);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_CLIENT_IMAGEFEED_CLIENT_H_

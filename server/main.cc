@@ -1,0 +1,141 @@
+// imagefeed-server: serves image datasets as streams of decoded batches.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <malloc.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/flags.h"
+#include "server/dataset/dataset_index.h"
+#include "server/dataset/demo_dataset.h"
+#include "server/service/imagefeed_core.h"
+#include "server/service/imagefeed_service.h"
+
+namespace imagefeed {
+namespace {
+
+struct ServerFlags {
+  std::string listen = "127.0.0.1:50051";
+  std::vector<std::string> datasets;
+  int64_t threads = 0;
+  std::string cache_dir = DefaultCacheDir();
+  int64_t max_batch_bytes = int64_t{256} << 20;
+  int64_t max_batch_size = 4096;
+  int64_t max_side = 8192;
+  int64_t max_pixels = 100'000'000;
+};
+
+absl::StatusOr<std::vector<std::shared_ptr<const DatasetIndex>>> LoadDatasets(const ServerFlags& flags) {
+  std::vector<std::shared_ptr<const DatasetIndex>> out;
+  std::set<std::string> names;
+  for (const std::string& spec : flags.datasets) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--dataset: '", spec, "' is not NAME=PATH"));
+    }
+    std::string name = spec.substr(0, eq);
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--dataset: name '", name, "' is given twice"));
+    }
+    auto index = DatasetIndex::Build(name, spec.substr(eq + 1));
+    if (!index.ok()) return index.status();
+    out.push_back(*std::move(index));
+  }
+  if (out.empty()) {
+    auto root = EnsureDemoDataset(flags.cache_dir);
+    if (!root.ok()) return root.status();
+    auto index = DatasetIndex::Build("demo", *root);
+    if (!index.ok()) return index.status();
+    out.push_back(*std::move(index));
+  }
+  return out;
+}
+
+// "HOST:PORT" with the port replaced by the one actually bound.
+std::string ListenAddress(const std::string& listen, int port) {
+  size_t colon = listen.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
+}
+
+int Run(int argc, char** argv) {
+  ServerFlags f;
+  FlagSet flags("imagefeed-server", "Serves image datasets as gRPC streams of decoded, normalized batches.");
+  flags.AddString("listen", &f.listen, "HOST:PORT to listen on; port 0 picks a free port");
+  flags.AddRepeated("dataset", &f.datasets, "NAME=PATH of an ImageFolder dataset; none = the built-in 'demo'");
+  flags.AddInt("threads", &f.threads, "decode/transform worker threads; 0 = all cores", 0, 1024);
+  flags.AddString("cache_dir", &f.cache_dir, "directory for the demo dataset and caches");
+  flags.AddInt("max_batch_bytes", &f.max_batch_bytes, "largest batch tensor in bytes", 1, int64_t{2000} << 20);
+  flags.AddInt("max_batch_size", &f.max_batch_size, "largest batch_size a request may ask for", 1, 1 << 20);
+  flags.AddInt("max_side", &f.max_side, "largest requested height or width", 1, 1 << 16);
+  flags.AddInt("max_pixels", &f.max_pixels, "largest image (width*height) decoded", 1, int64_t{1} << 40);
+  absl::Status parsed = flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (flags.help_requested()) {
+    std::cout << flags.Usage();
+    return 0;
+  }
+  if (!parsed.ok()) {
+    std::cerr << "imagefeed-server: " << parsed.message() << "\n";
+    return 2;
+  }
+
+  // Block the shutdown signals in every thread; main waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Keep large batch buffers in the heap instead of mmap/munmap per batch.
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+
+  auto datasets = LoadDatasets(f);
+  if (!datasets.ok()) {
+    std::cerr << "imagefeed-server: " << datasets.status().message() << "\n";
+    return 1;
+  }
+  ServerLimits limits;
+  limits.max_batch_bytes = f.max_batch_bytes;
+  limits.max_batch_size = f.max_batch_size;
+  limits.max_side = f.max_side;
+  limits.max_pixels = f.max_pixels;
+  limits.threads = f.threads > 0 ? static_cast<int>(f.threads)
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ImageFeedCore core(*std::move(datasets), limits);
+  ImageFeedService service(&core);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(f.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  // Header fields and framing ride on top of the tensor bytes.
+  builder.SetMaxSendMessageSize(static_cast<int>(std::min<int64_t>(f.max_batch_bytes + (16 << 20), INT32_MAX)));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "imagefeed-server: cannot listen on " << f.listen << "\n";
+    return 1;
+  }
+  std::cout << "imagefeed-server listening on " << ListenAddress(f.listen, port) << std::endl;
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "imagefeed-server: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server->Wait();
+  return 0;
+}
+
+}  // namespace
+}  // namespace imagefeed
+
+int main(int argc, char** argv) { return imagefeed::Run(argc, argv); }

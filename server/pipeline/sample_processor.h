@@ -1,0 +1,44 @@
+#ifndef IMAGEFEED_SERVER_PIPELINE_SAMPLE_PROCESSOR_H_
+#define IMAGEFEED_SERVER_PIPELINE_SAMPLE_PROCESSOR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "server/decode/image_decoder.h"
+#include "server/transform/normalize.h"
+#include "server/transform/resize.h"
+
+namespace imagefeed {
+
+enum class OutputDType { kFloat32, kUint8 };
+
+// What happens to every sample of a stream, from file bytes to tensor slot.
+struct SampleTransform {
+  int out_height = 0;  // 0 with out_width 0: each image's own size
+  int out_width = 0;
+  int out_channels = 3;
+  NormalizeParams normalize;
+  TensorLayout layout = TensorLayout::kNCHW;
+  OutputDType dtype = OutputDType::kFloat32;
+  DecodeOptions decode;
+
+  size_t element_bytes() const { return dtype == OutputDType::kUint8 ? 1 : 4; }
+  // Bytes of one output sample of `h` x `w`.
+  size_t SampleBytes(int h, int w) const {
+    return static_cast<size_t>(h) * w * out_channels * element_bytes();
+  }
+};
+
+// Decodes `file_bytes` and resizes the image as `transform` asks into
+// `resized` (float, 8-bit scale). Errors name what failed, not the file.
+// Thread-safe; per-thread scratch buffers are reused.
+absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
+                             FloatImage* resized);
+
+// Writes `resized` into one output slot (normalization, channels, layout, dtype).
+void WriteSample(const FloatImage& resized, const SampleTransform& transform, uint8_t* slot);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_PIPELINE_SAMPLE_PROCESSOR_H_

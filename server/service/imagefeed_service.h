@@ -1,0 +1,32 @@
+#ifndef IMAGEFEED_SERVER_SERVICE_IMAGEFEED_SERVICE_H_
+#define IMAGEFEED_SERVER_SERVICE_IMAGEFEED_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "imagefeed/v1/imagefeed.grpc.pb.h"
+#include "server/service/imagefeed_core.h"
+
+namespace imagefeed {
+
+using ImageFeedServiceBase = v1::ImageFeed::WithCallbackMethod_ListDatasets<
+    v1::ImageFeed::WithRawCallbackMethod_StreamBatches<v1::ImageFeed::Service>>;
+
+// The gRPC adapter over ImageFeedCore (callback API). StreamBatches is a raw
+// method so batches go out as zero-copy ByteBuffers (see batch_wire.h).
+// Thread-safe. `core` must outlive the service.
+class ImageFeedService final : public ImageFeedServiceBase {
+ public:
+  explicit ImageFeedService(ImageFeedCore* core) : core_(core) {}
+
+  grpc::ServerUnaryReactor* ListDatasets(grpc::CallbackServerContext* context, const v1::ListDatasetsRequest* request,
+                                         v1::ListDatasetsResponse* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamBatches(grpc::CallbackServerContext* context,
+                                                            const grpc::ByteBuffer* request) override;
+
+ private:
+  ImageFeedCore* const core_;
+};
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_SERVICE_IMAGEFEED_SERVICE_H_

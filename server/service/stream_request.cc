@@ -1,0 +1,148 @@
+#include "server/service/stream_request.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/pipeline/sample_order.h"
+
+namespace imagefeed {
+namespace {
+
+absl::StatusOr<NormalizeParams> PlanNormalize(const v1::StreamBatchesRequest& r) {
+  NormalizeParams p;
+  switch (r.normalize()) {
+    case v1::NORMALIZATION_NONE:
+      p.mode = NormalizeMode::kNone;
+      break;
+    case v1::NORMALIZATION_UNSPECIFIED:
+    case v1::NORMALIZATION_RESCALE:
+      p.mode = NormalizeMode::kRescale;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("normalize: unknown value ", r.normalize()));
+  }
+  if (r.has_scale()) {
+    if (!std::isfinite(r.scale())) return absl::InvalidArgumentError("scale must be finite");
+    p.scale = r.scale();
+  }
+  if (r.has_offset()) {
+    if (!std::isfinite(r.offset())) return absl::InvalidArgumentError("offset must be finite");
+    p.offset = r.offset();
+  }
+  if ((r.has_scale() || r.has_offset()) && p.mode != NormalizeMode::kRescale) {
+    return absl::InvalidArgumentError("scale and offset apply only to normalize=RESCALE");
+  }
+  return p;
+}
+
+absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r, const ServerLimits& limits) {
+  SampleTransform t;
+  const bool native = r.height() == 0 && r.width() == 0;
+  if (!native) {
+    if (r.height() == 0 || r.width() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("size ", r.height(), "x", r.width(),
+                                                     " (height x width): both must be > 0, or both 0 for "
+                                                     "each image's own size"));
+    }
+    if (r.height() > limits.max_side || r.width() > limits.max_side) {
+      return absl::InvalidArgumentError(absl::StrCat("size ", r.height(), "x", r.width(),
+                                                     " exceeds the server's limit max_side=", limits.max_side));
+    }
+    t.out_height = static_cast<int>(r.height());
+    t.out_width = static_cast<int>(r.width());
+  }
+  ASSIGN_OR_RETURN(t.normalize, PlanNormalize(r));
+  switch (r.layout()) {
+    case v1::LAYOUT_UNSPECIFIED:
+    case v1::LAYOUT_NCHW:
+      t.layout = TensorLayout::kNCHW;
+      break;
+    case v1::LAYOUT_NHWC:
+      t.layout = TensorLayout::kNHWC;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("layout: unknown value ", r.layout()));
+  }
+  switch (r.dtype()) {
+    case v1::DTYPE_UNSPECIFIED:
+    case v1::DTYPE_FLOAT32:
+      t.dtype = OutputDType::kFloat32;
+      break;
+    case v1::DTYPE_UINT8:
+      t.dtype = OutputDType::kUint8;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("dtype: unknown value ", r.dtype()));
+  }
+  t.decode.max_pixels = limits.max_pixels;
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::shared_ptr<const DatasetIndex> dataset,
+                                     const ServerLimits& limits) {
+  BatchPlan plan;
+  if (r.batch_size() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size must be >= 1 (got ", r.batch_size(), ")"));
+  }
+  if (r.batch_size() > limits.max_batch_size) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size ", r.batch_size(),
+                                                   " exceeds the server's limit max_batch_size=",
+                                                   limits.max_batch_size));
+  }
+  ASSIGN_OR_RETURN(plan.transform, PlanTransform(r, limits));
+  if (plan.transform.out_height > 0) {
+    const int64_t bytes = static_cast<int64_t>(r.batch_size()) *
+                          static_cast<int64_t>(plan.transform.SampleBytes(plan.transform.out_height,
+                                                                          plan.transform.out_width));
+    if (bytes > limits.max_batch_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a batch of ", r.batch_size(), " x ", plan.transform.out_channels, " x ", r.height(), " x ", r.width(),
+          plan.transform.dtype == OutputDType::kUint8 ? " uint8" : " float32", " is ", bytes,
+          " bytes, above the server's cap max_batch_bytes=", limits.max_batch_bytes,
+          "; use a smaller batch_size or size"));
+    }
+  }
+  switch (r.on_error()) {
+    case v1::ON_ERROR_UNSPECIFIED:
+    case v1::ON_ERROR_FAIL:
+      plan.on_error = OnError::kFail;
+      break;
+    case v1::ON_ERROR_SKIP:
+      plan.on_error = OnError::kSkip;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("on_error: unknown value ", r.on_error()));
+  }
+  OrderSpec order;
+  order.num_samples = dataset->num_samples();
+  order.shuffle = r.shuffle();
+  order.seed = r.seed();
+  order.epoch = r.epoch();
+  order.rank = r.rank();
+  order.world_size = r.world_size() == 0 ? 1 : r.world_size();
+  order.start = r.start();
+  ASSIGN_OR_RETURN(plan.sequence, RankSequence(order));
+  plan.dataset = std::move(dataset);
+  plan.first_position = r.start();
+  plan.epoch = r.epoch();
+  plan.batch_size = static_cast<int>(r.batch_size());
+  plan.drop_last = r.drop_last();
+  plan.max_batch_bytes = limits.max_batch_bytes;
+  // Enough batches in flight to keep every worker busy while one batch is on
+  // the wire, but never more than ~128 MB of one stream's output buffered.
+  const int64_t batch_bytes = std::max<int64_t>(
+      1, static_cast<int64_t>(r.batch_size()) *
+             static_cast<int64_t>(plan.transform.out_height > 0
+                                      ? plan.transform.SampleBytes(plan.transform.out_height, plan.transform.out_width)
+                                      : 3 * 256 * 256 * 4));
+  int by_threads = static_cast<int>((2 * limits.threads + r.batch_size() - 1) / r.batch_size()) + 1;
+  int by_memory = static_cast<int>(std::max<int64_t>(1, (int64_t{128} << 20) / batch_bytes));
+  plan.max_batches_in_flight = std::clamp(std::min(by_threads, by_memory), 2, 16);
+  return plan;
+}
+
+}  // namespace imagefeed

@@ -1,0 +1,35 @@
+#ifndef IMAGEFEED_SERVER_SERVICE_STREAM_REQUEST_H_
+#define IMAGEFEED_SERVER_SERVICE_STREAM_REQUEST_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "imagefeed/v1/imagefeed.pb.h"
+#include "server/dataset/dataset_index.h"
+#include "server/pipeline/batch_pipeline.h"
+
+namespace imagefeed {
+
+// Server-wide request limits (flags of imagefeed-server).
+struct ServerLimits {
+  // Largest batch tensor, in bytes; kept below the gRPC message limit.
+  int64_t max_batch_bytes = int64_t{256} << 20;
+  int64_t max_batch_size = 4096;
+  // Largest requested output side, in pixels.
+  int64_t max_side = 8192;
+  // Pixel cap applied to every image's header before decoding.
+  int64_t max_pixels = 100'000'000;
+  // Worker threads of the shared pool (for sizing prefetch).
+  int threads = 1;
+};
+
+// Validates `request` against `dataset` and `limits` and turns it into a
+// pipeline plan. INVALID_ARGUMENT names the offending field and its value
+// (and the limit, for limits). Pure: safe to fuzz.
+absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& request,
+                                     std::shared_ptr<const DatasetIndex> dataset, const ServerLimits& limits);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_SERVICE_STREAM_REQUEST_H_

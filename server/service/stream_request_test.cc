@@ -1,0 +1,89 @@
+#include "server/service/stream_request.h"
+
+#include "common/test_support.h"
+
+namespace imagefeed {
+namespace {
+
+using absl::StatusCode;
+
+class StreamRequestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 10; ++i) WriteTestFile(dir_.path() + "/c" + std::to_string(i % 2) + "/" + std::to_string(i) + ".jpg", "x");
+    auto index = DatasetIndex::Build("d", dir_.path());
+    ASSERT_OK(index);
+    dataset_ = *index;
+    request_.set_dataset("d");
+    request_.set_batch_size(4);
+    request_.set_height(32);
+    request_.set_width(48);
+  }
+  absl::StatusOr<BatchPlan> Plan() { return PlanStream(request_, dataset_, limits_); }
+
+  ScopedTempDir dir_;
+  std::shared_ptr<const DatasetIndex> dataset_;
+  v1::StreamBatchesRequest request_;
+  ServerLimits limits_;
+};
+
+TEST_F(StreamRequestTest, DefaultsAreRescaleNchwFloatFail) {
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_EQ(plan.transform.normalize.mode, NormalizeMode::kRescale);
+  EXPECT_FLOAT_EQ(plan.transform.normalize.scale, 1.0f / 255.0f);
+  EXPECT_FLOAT_EQ(plan.transform.normalize.offset, 0.0f);
+  EXPECT_EQ(plan.transform.layout, TensorLayout::kNCHW);
+  EXPECT_EQ(plan.transform.dtype, OutputDType::kFloat32);
+  EXPECT_EQ(plan.on_error, OnError::kFail);
+  EXPECT_EQ(plan.transform.out_height, 32);
+  EXPECT_EQ(plan.transform.out_width, 48);
+  EXPECT_EQ(plan.sequence.size(), 10u);
+  EXPECT_GE(plan.max_batches_in_flight, 2);
+}
+
+TEST_F(StreamRequestTest, RankAndStartSelectTheSequence) {
+  request_.set_world_size(3);
+  request_.set_rank(2);
+  request_.set_start(1);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_THAT(plan.sequence, ::testing::ElementsAre(5, 8));
+  EXPECT_EQ(plan.first_position, 1u);
+}
+
+TEST_F(StreamRequestTest, InvalidFieldsAreNamed) {
+  request_.set_batch_size(0);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "batch_size must be >= 1"));
+  request_.set_batch_size(4);
+  request_.set_height(0);
+  request_.set_width(5);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "size 0x5"));
+  request_.set_height(5);
+  request_.set_rank(3);
+  request_.set_world_size(3);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "rank 3 must be < world_size 3"));
+  request_.set_rank(0);
+  request_.set_normalize(v1::NORMALIZATION_NONE);
+  request_.set_scale(2.0f);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "scale and offset apply only"));
+  request_.clear_scale();
+  request_.set_layout(static_cast<v1::Layout>(99));
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "layout: unknown value 99"));
+}
+
+TEST_F(StreamRequestTest, LimitsAreNamed) {
+  request_.set_batch_size(64);
+  request_.set_height(224);
+  request_.set_width(224);
+  limits_.max_batch_bytes = 10 << 20;
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "is 38535168 bytes, above the server's cap max_batch_bytes=10485760"));
+  request_.set_dtype(v1::DTYPE_UINT8);  // a quarter of the bytes fits
+  EXPECT_OK(Plan());
+  limits_.max_batch_size = 16;
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "max_batch_size=16"));
+  limits_.max_batch_size = 4096;
+  request_.set_height(10000);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "max_side=8192"));
+}
+
+}  // namespace
+}  // namespace imagefeed

@@ -1,0 +1,49 @@
+#ifndef IMAGEFEED_SERVER_TRANSFORM_NORMALIZE_H_
+#define IMAGEFEED_SERVER_TRANSFORM_NORMALIZE_H_
+
+#include <array>
+#include <cstdint>
+
+#include "server/transform/resize.h"
+
+namespace imagefeed {
+
+// How sample values are mapped to output floats. Below, x is a value on the
+// 8-bit scale [0, 255] and x01 = x / 255. Every division by zero yields 0
+// (divide-no-nan), never NaN or Inf.
+enum class NormalizeMode {
+  kNone,                 // x
+  kRescale,              // x * scale + offset (keras Rescaling)
+  kStandardize,          // (x01 - mean_c) / std_c, dataset statistics
+  kMinMax,               // (x01 - min_c) / (max_c - min_c), dataset statistics
+  kL2,                   // x01 / ||x01||_2 over the whole sample
+  kPerImageStandardize,  // (x - mean) / max(std, 1/sqrt(n)), tf.image.per_image_standardization
+  kPerImageMinMax,       // (x - min) / (max - min) over the whole sample
+};
+
+struct NormalizeParams {
+  NormalizeMode mode = NormalizeMode::kRescale;
+  float scale = 1.0f / 255.0f;
+  float offset = 0.0f;
+  // Dataset statistics per output channel in the [0, 1] domain (kStandardize, kMinMax).
+  std::array<double, 3> mean{};
+  std::array<double, 3> std{};
+  std::array<double, 3> min{};
+  std::array<double, 3> max{};
+};
+
+enum class TensorLayout { kNCHW, kNHWC };
+
+// Writes `src` (float HWC on the 8-bit scale, 1 or 3 channels) as one sample
+// of `out_channels` (1 or 3) channels into `dst` (H*W*out_channels floats) in
+// `layout`. 1 -> 3 channels replicates gray; 3 -> 1 takes ITU-R 601 luma.
+// Thread-safe.
+void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
+                   float* dst);
+
+// The same for uint8 output: values rounded to nearest and clamped to [0, 255]; no normalization.
+void ConvertToUint8(const FloatImage& src, int out_channels, TensorLayout layout, uint8_t* dst);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_TRANSFORM_NORMALIZE_H_

@@ -1,0 +1,40 @@
+#ifndef IMAGEFEED_SERVER_TRANSFORM_RESIZE_H_
+#define IMAGEFEED_SERVER_TRANSFORM_RESIZE_H_
+
+#include <vector>
+
+#include "common/image.h"
+
+namespace imagefeed {
+
+// A float image, row-major HWC, values on the 8-bit scale [0, 255] (16-bit
+// sources are divided by 257, so they keep their extra precision).
+// Thread-compatible; reused as per-thread scratch (capacity is kept).
+struct FloatImage {
+  int width = 0;
+  int height = 0;
+  int channels = 0;
+  std::vector<float> data;
+
+  void Reset(int w, int h, int c) {
+    width = w;
+    height = h;
+    channels = c;
+    data.resize(static_cast<size_t>(w) * h * c);
+  }
+};
+
+// Converts `src` (8/16-bit, any channel count) to float and resizes it to
+// out_width x out_height with bilinear interpolation (half-pixel centres).
+// When downscaling, the triangle filter is widened by the scale factor, so
+// every source pixel contributes (antialiasing, as PIL's BILINEAR and
+// torchvision's antialias=True). Same size: an exact conversion. Channels
+// are kept. Both output dimensions must be > 0. Thread-safe.
+void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst);
+
+// The same for a float source (used after crops and colour conversion).
+void ResizeFloat(const FloatImage& src, int out_width, int out_height, FloatImage* dst);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_TRANSFORM_RESIZE_H_
