@@ -1,0 +1,174 @@
+#include "server/decode/image_decoder.h"
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/image_encoders.h"
+#include "common/test_support.h"
+#include "gtest/gtest.h"
+#include "server/decode/decode_test_util.h"
+#include "server/decode/jpeg_decoder.h"
+
+namespace imagefeed {
+namespace {
+
+using decode_test::AsBytes;
+using decode_test::MakeExifPayload;
+using decode_test::ReferenceOrient;
+using decode_test::SameImage;
+using decode_test::WithApp1;
+using decode_test::WithPngSize;
+
+constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+constexpr char kNotAnImage[] = "not a JPEG or PNG file";
+
+std::string Jpeg(const Image& image) {
+  absl::StatusOr<std::string> jpeg = EncodeJpeg(image, 90, ChromaSubsampling::k420);
+  EXPECT_OK(jpeg);
+  return jpeg.ok() ? *jpeg : "";
+}
+
+std::string Png(const Image& image) {
+  absl::StatusOr<std::string> png = EncodePng(image);
+  EXPECT_OK(png);
+  return png.ok() ? *png : "";
+}
+
+std::string RandomBytes(size_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  return bytes;
+}
+
+absl::StatusOr<Image> Decode(const std::string& bytes, DecodeOptions options = {}) {
+  Image image;
+  absl::Status status = DecodeImage(AsBytes(bytes), options, &image);
+  if (!status.ok()) return status;
+  return image;
+}
+
+TEST(SniffFormatTest, RecognizesMagicBytesOnly) {
+  ASSERT_OK_AND_ASSIGN(ImageFormat jpeg, SniffFormat(AsBytes(Jpeg(MakeGradientImage(8, 8, 3)))));
+  EXPECT_EQ(jpeg, ImageFormat::kJpeg);
+  ASSERT_OK_AND_ASSIGN(ImageFormat png, SniffFormat(AsBytes(Png(MakeGradientImage(8, 8, 3)))));
+  EXPECT_EQ(png, ImageFormat::kPng);
+  EXPECT_THAT(SniffFormat(AsBytes("")), StatusIs(kInvalid, "not a JPEG or PNG file (empty input)"));
+  EXPECT_THAT(SniffFormat(AsBytes("GIF89a....")),
+              StatusIs(kInvalid, "not a JPEG or PNG file (10 bytes starting with 47 49 46 38)"));
+  EXPECT_THAT(SniffFormat(AsBytes("\xFF\xD8")), StatusIs(kInvalid, kNotAnImage));
+  EXPECT_THAT(SniffFormat(AsBytes("\x89PNG\r\n\x1a")), StatusIs(kInvalid, kNotAnImage));
+}
+
+TEST(PeekImageHeaderTest, ReadsBothFormatsAndChecksTheCap) {
+  const std::string jpeg_file = Jpeg(MakeGradientImage(30, 20, 3));
+  const std::string png_file = Png(MakeGradientImage(7, 9, 1));
+  ASSERT_OK_AND_ASSIGN(ImageHeader jpeg, PeekImageHeader(AsBytes(jpeg_file), {}));
+  EXPECT_EQ(jpeg.format, ImageFormat::kJpeg);
+  EXPECT_EQ(jpeg.width, 30);
+  EXPECT_EQ(jpeg.height, 20);
+  ASSERT_OK_AND_ASSIGN(ImageHeader png, PeekImageHeader(AsBytes(png_file), {}));
+  EXPECT_EQ(png.format, ImageFormat::kPng);
+  EXPECT_EQ(png.width, 7);
+  EXPECT_EQ(png.height, 9);
+  DecodeOptions tight;
+  tight.max_pixels = 62;
+  EXPECT_THAT(PeekImageHeader(AsBytes(png_file), tight),
+              StatusIs(kInvalid, "7x9 = 63 pixels, more than the cap of 62"));
+  EXPECT_THAT(PeekImageHeader(AsBytes(""), {}), StatusIs(kInvalid, kNotAnImage));
+}
+
+TEST(DecodeImageTest, DispatchesOnContentNotName) {
+  const Image source = MakeGradientImage(30, 20, 3);
+  ASSERT_OK_AND_ASSIGN(Image png, Decode(Png(source)));
+  EXPECT_TRUE(SameImage(png, source));
+  const std::string jpeg = Jpeg(source);
+  ASSERT_OK_AND_ASSIGN(Image via_dispatch, Decode(jpeg));
+  Image direct;
+  ASSERT_OK(DecodeJpeg(AsBytes(jpeg), {}, &direct));
+  EXPECT_TRUE(SameImage(via_dispatch, direct));
+  EXPECT_EQ(via_dispatch.width, 30);
+}
+
+TEST(DecodeImageTest, AppliesExifOrientationByDefaultOnly) {
+  const std::string plain = Jpeg(MakeGradientImage(40, 24, 3));
+  ASSERT_OK_AND_ASSIGN(Image upright, Decode(plain));
+  const std::string rotated = WithApp1(plain, MakeExifPayload(6, false));
+  ASSERT_OK_AND_ASSIGN(Image image, Decode(rotated));
+  EXPECT_TRUE(SameImage(image, ReferenceOrient(upright, 6)));
+  DecodeOptions keep;
+  keep.apply_exif_orientation = false;
+  ASSERT_OK_AND_ASSIGN(Image stored, Decode(rotated, keep));
+  EXPECT_TRUE(SameImage(stored, upright));
+}
+
+TEST(DecodeImageTest, RandomBytesAndEmptyInputAreNotImages) {
+  EXPECT_THAT(Decode(""), StatusIs(kInvalid, kNotAnImage));
+  int rejected = 0;
+  for (uint32_t seed = 0; seed < 200; ++seed) {
+    const std::string bytes = RandomBytes(1 + seed * 7, seed);
+    absl::StatusOr<Image> image = Decode(bytes);
+    EXPECT_FALSE(image.ok()) << "seed " << seed;
+    rejected += image.status().code() == kInvalid;
+  }
+  EXPECT_EQ(rejected, 200);
+}
+
+TEST(DecodeImageTest, ForgedHugeHeadersFailFastWithoutAllocating) {
+  const std::string png = WithPngSize(Png(MakeGradientImage(8, 8, 3)), 100000, 100000);
+  const std::string jpeg =
+      decode_test::WithJpegSize(Jpeg(MakeGradientImage(8, 8, 3)), 65535, 65535);
+  for (const std::string* forged : {&png, &jpeg}) {
+    const auto start = std::chrono::steady_clock::now();
+    Image image;
+    EXPECT_THAT(DecodeImage(AsBytes(*forged), {}, &image), StatusIs(kInvalid, "cap of 100000000"));
+    EXPECT_EQ(image.data.capacity(), 0u);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  }
+}
+
+TEST(DecodeImageTest, TruncatedFilesFail) {
+  const std::string jpeg = Jpeg(MakeGradientImage(32, 32, 3));
+  const std::string png = Png(MakeGradientImage(32, 32, 3));
+  EXPECT_THAT(Decode(jpeg.substr(0, jpeg.size() * 2 / 3)), StatusIs(kInvalid, "JPEG"));
+  EXPECT_THAT(Decode(png.substr(0, png.size() * 2 / 3)), StatusIs(kInvalid, "PNG"));
+}
+
+// Each thread decodes good and bad files in turn; results must not depend
+// on what other threads (or earlier failures on the same thread) did.
+TEST(DecodeImageTest, ConcurrentDecodesAreIndependent) {
+  const std::vector<std::string> files = {
+      Jpeg(MakeGradientImage(48, 32, 3)), Png(MakeGradientImage(20, 10, 3, 16)),
+      WithApp1(Jpeg(MakeGradientImage(40, 24, 1)), MakeExifPayload(8, true)),
+      Jpeg(MakeGradientImage(48, 32, 3)).substr(0, 300),  // header only: fails
+      RandomBytes(100, 9)};
+  std::vector<absl::StatusOr<Image>> expected;
+  for (const std::string& file : files) expected.push_back(Decode(file));
+  ASSERT_OK(expected[0]);
+  ASSERT_FALSE(expected[3].ok());
+
+  constexpr int kThreads = 4;
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Image image;
+      for (int i = 0; i < 60; ++i) {
+        const size_t f = (i + t) % files.size();
+        const absl::Status status = DecodeImage(AsBytes(files[f]), {}, &image);
+        const bool same = status.ok() == expected[f].ok() &&
+                          (!status.ok() || SameImage(image, *expected[f]));
+        mismatches[t] += !same;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+}  // namespace
+}  // namespace imagefeed
