@@ -6,7 +6,9 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,10 +34,30 @@ struct ServerFlags {
   int64_t max_batch_size = 4096;
   int64_t max_side = 8192;
   int64_t max_pixels = 100'000'000;
+  std::vector<std::string> color_modes;
+  int64_t stats_sample = 0;
+  int64_t stats_seed = 0;
 };
 
-absl::StatusOr<std::vector<std::shared_ptr<const DatasetIndex>>> LoadDatasets(const ServerFlags& flags) {
-  std::vector<std::shared_ptr<const DatasetIndex>> out;
+// Parses the repeatable --color_mode=NAME=rgb|grayscale.
+absl::StatusOr<std::map<std::string, ColorMode>> ParseColorModes(const std::vector<std::string>& specs) {
+  std::map<std::string, ColorMode> out;
+  for (const std::string& spec : specs) {
+    size_t eq = spec.rfind('=');
+    std::string mode = eq == std::string::npos ? "" : spec.substr(eq + 1);
+    if (eq == std::string::npos || eq == 0 || (mode != "rgb" && mode != "grayscale")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--color_mode: '", spec, "' is not NAME=MODE with MODE one of rgb, grayscale"));
+    }
+    out[spec.substr(0, eq)] = mode == "grayscale" ? ColorMode::kGrayscale : ColorMode::kRgb;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<DatasetConfig>> LoadDatasets(const ServerFlags& flags) {
+  auto modes = ParseColorModes(flags.color_modes);
+  if (!modes.ok()) return modes.status();
+  std::vector<DatasetConfig> out;
   std::set<std::string> names;
   for (const std::string& spec : flags.datasets) {
     size_t eq = spec.find('=');
@@ -48,14 +70,21 @@ absl::StatusOr<std::vector<std::shared_ptr<const DatasetIndex>>> LoadDatasets(co
     }
     auto index = DatasetIndex::Build(name, spec.substr(eq + 1));
     if (!index.ok()) return index.status();
-    out.push_back(*std::move(index));
+    out.push_back({*std::move(index), ColorMode::kRgb});
   }
   if (out.empty()) {
     auto root = EnsureDemoDataset(flags.cache_dir);
     if (!root.ok()) return root.status();
     auto index = DatasetIndex::Build("demo", *root);
     if (!index.ok()) return index.status();
-    out.push_back(*std::move(index));
+    out.push_back({*std::move(index), ColorMode::kRgb});
+  }
+  for (const auto& [name, mode] : *modes) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const DatasetConfig& d) { return d.index->name() == name; });
+    if (it == out.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--color_mode: no dataset named '", name, "'"));
+    }
+    it->color_mode = mode;
   }
   return out;
 }
@@ -77,6 +106,9 @@ int Run(int argc, char** argv) {
   flags.AddInt("max_batch_size", &f.max_batch_size, "largest batch_size a request may ask for", 1, 1 << 20);
   flags.AddInt("max_side", &f.max_side, "largest requested height or width", 1, 1 << 16);
   flags.AddInt("max_pixels", &f.max_pixels, "largest image (width*height) decoded", 1, int64_t{1} << 40);
+  flags.AddRepeated("color_mode", &f.color_modes, "NAME=rgb|grayscale: colour mode of a dataset (default rgb)");
+  flags.AddInt("stats_sample", &f.stats_sample, "fit statistics on a seeded sample of N images; 0 = all", 0);
+  flags.AddInt("stats_seed", &f.stats_seed, "seed of the --stats_sample sample", 0);
   absl::Status parsed = flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
   if (flags.help_requested()) {
     std::cout << flags.Usage();
@@ -109,7 +141,11 @@ int Run(int argc, char** argv) {
   limits.max_pixels = f.max_pixels;
   limits.threads = f.threads > 0 ? static_cast<int>(f.threads)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  ImageFeedCore core(*std::move(datasets), limits);
+  StatsConfig stats;
+  stats.cache_dir = f.cache_dir;
+  stats.sample_limit = f.stats_sample;
+  stats.sample_seed = static_cast<uint64_t>(f.stats_seed);
+  ImageFeedCore core(*std::move(datasets), limits, stats);
   ImageFeedService service(&core);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -7,9 +7,21 @@
 
 namespace imagefeed {
 
-TestServer::TestServer(std::vector<std::shared_ptr<const DatasetIndex>> datasets, ServerLimits limits) {
+namespace {
+std::vector<DatasetConfig> RgbConfigs(std::vector<std::shared_ptr<const DatasetIndex>> datasets) {
+  std::vector<DatasetConfig> out;
+  for (auto& d : datasets) out.push_back({std::move(d), ColorMode::kRgb});
+  return out;
+}
+}  // namespace
+
+TestServer::TestServer(std::vector<std::shared_ptr<const DatasetIndex>> datasets, ServerLimits limits,
+                       StatsConfig stats)
+    : TestServer(RgbConfigs(std::move(datasets)), limits, stats) {}
+
+TestServer::TestServer(std::vector<DatasetConfig> datasets, ServerLimits limits, StatsConfig stats) {
   if (limits.threads <= 0) limits.threads = 2;
-  core_ = std::make_unique<ImageFeedCore>(std::move(datasets), limits);
+  core_ = std::make_unique<ImageFeedCore>(std::move(datasets), limits, stats);
   service_ = std::make_unique<ImageFeedService>(core_.get());
   grpc::ServerBuilder builder;
   int port = 0;

@@ -16,7 +16,9 @@ namespace imagefeed {
 // builds it. Shuts down on destruction.
 class TestServer {
  public:
-  explicit TestServer(std::vector<std::shared_ptr<const DatasetIndex>> datasets, ServerLimits limits = {});
+  explicit TestServer(std::vector<std::shared_ptr<const DatasetIndex>> datasets, ServerLimits limits = {},
+                      StatsConfig stats = {});
+  explicit TestServer(std::vector<DatasetConfig> datasets, ServerLimits limits = {}, StatsConfig stats = {});
   ~TestServer();
 
   const std::string& address() const { return address_; }

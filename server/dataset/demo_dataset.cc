@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
 #include "common/image_encoders.h"
+#include "common/random.h"
 #include "common/status_macros.h"
 
 namespace imagefeed {
@@ -26,25 +27,11 @@ constexpr char kDemoDirName[] = "demo-v1";
 constexpr uint64_t kDemoSeed = 0x1D8E4E27C47D124FULL;
 constexpr int kJpegQuality = 90;
 
-// SplitMix64: tiny, well mixed, and fully specified (unlike the standard
-// distributions, whose output is implementation-defined).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [lo, hi] (modulo bias is negligible for these tiny ranges).
-  int Range(int lo, int hi) {
-    return lo + static_cast<int>(Next() % static_cast<uint64_t>(hi - lo + 1));
-  }
-
- private:
-  uint64_t state_;
-};
+// Uniform in [lo, hi] (modulo bias is negligible for these tiny ranges; kept
+// as is because it defines the demo-v1 pixels).
+int Range(SplitMix64& rng, int lo, int hi) {
+  return lo + static_cast<int>(rng.Next() % static_cast<uint64_t>(hi - lo + 1));
+}
 
 struct Rgb {
   int r, g, b;
@@ -53,7 +40,7 @@ struct Rgb {
 int Luma(const Rgb& c) { return (77 * c.r + 150 * c.g + 29 * c.b + 128) >> 8; }
 
 Rgb RandomColor(SplitMix64& rng) {
-  return {rng.Range(0, 255), rng.Range(0, 255), rng.Range(0, 255)};
+  return {Range(rng, 0, 255), Range(rng, 0, 255), Range(rng, 0, 255)};
 }
 
 // Picks a shape colour whose luma differs from both background colours by
@@ -125,17 +112,17 @@ Image RenderDemoImage(int label, int index) {
   constexpr int kSize = kDemoImageSize;
   // Background: a flat colour or a horizontal/vertical gradient, plus noise.
   const Rgb bg1 = RandomColor(rng);
-  const int gradient = rng.Range(0, 2);  // 0 flat, 1 along x, 2 along y
+  const int gradient = Range(rng, 0, 2);  // 0 flat, 1 along x, 2 along y
   const Rgb bg2 = gradient == 0 ? bg1 : RandomColor(rng);
-  const int noise = rng.Range(0, 24);
+  const int noise = Range(rng, 0, 24);
   const Rgb fg = ContrastingColor(rng, bg1, bg2);
   Shape shape;
   shape.label = label;
-  const int r = rng.Range(9, 22);
+  const int r = Range(rng, 9, 22);
   shape.r2 = 2 * r;
-  shape.cx2 = 2 * rng.Range(r + 1, kSize - r - 1);
-  shape.cy2 = 2 * rng.Range(r + 1, kSize - r - 1);
-  shape.flip = rng.Range(0, 3) == 0;
+  shape.cx2 = 2 * Range(rng, r + 1, kSize - r - 1);
+  shape.cy2 = 2 * Range(rng, r + 1, kSize - r - 1);
+  shape.flip = Range(rng, 0, 3) == 0;
 
   Image image;
   image.Reset(kSize, kSize, 3, 8);
@@ -146,9 +133,9 @@ Image RenderDemoImage(int label, int index) {
       Rgb c = {bg1.r + (bg2.r - bg1.r) * t / (kSize - 1), bg1.g + (bg2.g - bg1.g) * t / (kSize - 1),
                bg1.b + (bg2.b - bg1.b) * t / (kSize - 1)};
       if (Inside(shape, 2 * x + 1, 2 * y + 1)) c = fg;
-      row[3 * x + 0] = Clamp(c.r + rng.Range(-noise, noise));
-      row[3 * x + 1] = Clamp(c.g + rng.Range(-noise, noise));
-      row[3 * x + 2] = Clamp(c.b + rng.Range(-noise, noise));
+      row[3 * x + 0] = Clamp(c.r + Range(rng, -noise, noise));
+      row[3 * x + 1] = Clamp(c.g + Range(rng, -noise, noise));
+      row[3 * x + 2] = Clamp(c.b + Range(rng, -noise, noise));
     }
   }
   if (!IsGray(index)) return image;

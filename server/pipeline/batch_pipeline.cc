@@ -21,13 +21,46 @@ struct BatchPipeline::Pending {
   std::unique_ptr<BatchResult> result;
 };
 
+std::shared_ptr<BatchPipeline> BatchPipeline::Create(BatchPlan plan, ThreadPool* pool,
+                                                     std::shared_ptr<BufferPool> buffers,
+                                                     std::function<void()> on_ready) {
+  return std::shared_ptr<BatchPipeline>(
+      new BatchPipeline(std::move(plan), pool, std::move(buffers), std::move(on_ready)));
+}
+
 std::shared_ptr<BatchPipeline> BatchPipeline::Start(BatchPlan plan, ThreadPool* pool,
                                                     std::shared_ptr<BufferPool> buffers,
                                                     std::function<void()> on_ready) {
-  std::shared_ptr<BatchPipeline> p(
-      new BatchPipeline(std::move(plan), pool, std::move(buffers), std::move(on_ready)));
-  p->ScheduleMore();
+  auto p = Create(std::move(plan), pool, std::move(buffers), std::move(on_ready));
+  p->Begin(nullptr);
   return p;
+}
+
+void BatchPipeline::Begin(const NormalizeParams* dataset_stats) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (begun_) return;
+    if (dataset_stats != nullptr) {
+      NormalizeParams& n = plan_.transform.normalize;
+      n.mean = dataset_stats->mean;
+      n.std = dataset_stats->std;
+      n.min = dataset_stats->min;
+      n.max = dataset_stats->max;
+    }
+    begun_ = true;
+  }
+  ScheduleMore();
+}
+
+void BatchPipeline::Abort(absl::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (begun_) return;
+    begun_ = true;
+    failed_ = true;
+    abort_status_ = std::move(status);
+  }
+  Notify();
 }
 
 BatchPipeline::BatchPipeline(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers,
@@ -44,6 +77,7 @@ void BatchPipeline::ScheduleMore() {
   std::vector<Pending*> to_run;
   {
     absl::MutexLock lock(&mu_);
+    if (!begun_) return;
     const size_t total = plan_.sequence.size();
     while (!cancelled_.load() && !failed_ && in_flight_ < plan_.max_batches_in_flight && next_begin_ < total) {
       size_t count = std::min<size_t>(plan_.batch_size, total - next_begin_);
@@ -83,7 +117,7 @@ void BatchPipeline::RunSample(Pending* batch, size_t slot) {
     thread_local FloatImage scratch;
     FloatImage* resized = sample_bytes_ > 0 ? &scratch : &batch->natives[slot];
     absl::Status s = ReadFileToBuffer(plan_.dataset->SamplePath(id), &bytes);
-    if (s.ok()) s = DecodeAndResize(bytes, plan_.transform, resized);
+    if (s.ok()) s = DecodeAndResize(bytes, plan_.transform, id, resized);
     if (plan_.samples_decoded != nullptr) plan_.samples_decoded->fetch_add(1, std::memory_order_relaxed);
     if (s.ok() && sample_bytes_ > 0) WriteSample(*resized, plan_.transform, batch->data->data() + slot * sample_bytes_);
     if (!s.ok()) batch->sample_status[slot] = s;
@@ -180,6 +214,11 @@ BatchPipeline::Poll BatchPipeline::Next(std::unique_ptr<BatchResult>* out, absl:
     *final_status = absl::CancelledError("stream cancelled");
     return Poll::kDone;
   }
+  if (!abort_status_.ok()) {
+    *final_status = abort_status_;
+    return Poll::kDone;
+  }
+  if (!begun_) return Poll::kPending;
   if (pending_.empty()) {
     if (next_begin_ >= plan_.sequence.size()) {
       *final_status = absl::OkStatus();

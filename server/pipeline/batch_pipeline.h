@@ -66,8 +66,18 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
  public:
   // `on_ready` is called (from a pool thread, with no lock held) whenever the
   // next batch or the end of the stream may have become available.
+  // Start = Create + Begin(nullptr).
   static std::shared_ptr<BatchPipeline> Start(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers,
                                               std::function<void()> on_ready);
+  // A pipeline that produces nothing until Begin() or Abort() (e.g. while the
+  // dataset statistics its normalization needs are being fitted).
+  static std::shared_ptr<BatchPipeline> Create(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers,
+                                               std::function<void()> on_ready);
+  // Starts producing. `dataset_stats`, if given, supplies the mean/std/min/max
+  // of the plan's normalization. Call at most once, before any Next().
+  void Begin(const NormalizeParams* dataset_stats);
+  // Ends the stream with `status` instead of starting it.
+  void Abort(absl::Status status);
 
   enum class Poll { kBatch, kPending, kDone };
   // kBatch: *out holds the next batch. kPending: not ready; on_ready follows.
@@ -98,8 +108,9 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   absl::Status Assemble(Pending* batch);
   void Notify() ABSL_LOCKS_EXCLUDED(listener_mu_);
 
-  // Constant after construction.
-  const BatchPlan plan_;
+  // Constant after construction, except that Begin() sets the transform's
+  // dataset statistics before any task can read them.
+  BatchPlan plan_;
   ThreadPool* const pool_;
   const std::shared_ptr<BufferPool> buffers_;
   const size_t sample_bytes_;  // 0 for native sizes (known only after decode)
@@ -113,6 +124,8 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   size_t next_begin_ ABSL_GUARDED_BY(mu_) = 0;                         // into plan_.sequence
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool begun_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status abort_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace imagefeed

@@ -1,34 +1,11 @@
 #include "server/pipeline/sample_order.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 
 namespace imagefeed {
-
-uint64_t SplitMix64::Below(uint64_t bound) {
-  // Lemire, "Fast Random Integer Generation in an Interval" (2019).
-  unsigned __int128 m = static_cast<unsigned __int128>(Next()) * bound;
-  uint64_t low = static_cast<uint64_t>(m);
-  if (low < bound) {
-    const uint64_t threshold = -bound % bound;
-    while (low < threshold) {
-      m = static_cast<unsigned __int128>(Next()) * bound;
-      low = static_cast<uint64_t>(m);
-    }
-  }
-  return static_cast<uint64_t>(m >> 64);
-}
-
-uint64_t MixSeed(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
-  SplitMix64 g(a);
-  uint64_t h = g.Next();
-  for (uint64_t v : {b, c, d}) {
-    SplitMix64 step(h ^ (v + 0x632BE59BD9B4E019ull));
-    h = step.Next();
-  }
-  return h;
-}
 
 std::vector<int64_t> EpochOrder(int64_t num_samples, bool shuffle, uint64_t seed, uint64_t epoch) {
   std::vector<int64_t> order(static_cast<size_t>(num_samples));
@@ -48,18 +25,45 @@ int64_t RankSize(int64_t num_samples, uint32_t rank, uint32_t world_size) {
   return (num_samples - rank + world_size - 1) / world_size;
 }
 
+absl::StatusOr<std::vector<int64_t>> SplitIds(int64_t num_samples, double validation_split, SplitSubset subset,
+                                              uint64_t split_seed) {
+  if (validation_split == 0.0 && subset == SplitSubset::kAll) {
+    std::vector<int64_t> all(static_cast<size_t>(num_samples));
+    std::iota(all.begin(), all.end(), 0);
+    return all;
+  }
+  if (!(validation_split > 0.0 && validation_split < 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split must be in (0, 1) when a subset is requested (got ", validation_split, ")"));
+  }
+  if (subset == SplitSubset::kAll) {
+    return absl::InvalidArgumentError("validation_split needs subset=training or subset=validation");
+  }
+  const int64_t num_val = static_cast<int64_t>(validation_split * static_cast<double>(num_samples));
+  std::vector<int64_t> order = EpochOrder(num_samples, true, split_seed, 0x5b117ull);
+  std::vector<int64_t> ids = subset == SplitSubset::kValidation
+                                 ? std::vector<int64_t>(order.end() - num_val, order.end())
+                                 : std::vector<int64_t>(order.begin(), order.end() - num_val);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 absl::StatusOr<std::vector<int64_t>> RankSequence(const OrderSpec& spec) {
   if (spec.world_size == 0) return absl::InvalidArgumentError("world_size must be >= 1");
   if (spec.rank >= spec.world_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("rank ", spec.rank, " must be < world_size ", spec.world_size));
   }
-  std::vector<int64_t> order = EpochOrder(spec.num_samples, spec.shuffle, spec.seed, spec.epoch);
+  absl::StatusOr<std::vector<int64_t>> ids =
+      SplitIds(spec.num_samples, spec.validation_split, spec.subset, spec.split_seed);
+  if (!ids.ok()) return ids.status();
+  const int64_t n = static_cast<int64_t>(ids->size());
+  std::vector<int64_t> order = EpochOrder(n, spec.shuffle, spec.seed, spec.epoch);
   std::vector<int64_t> out;
-  const uint64_t size = static_cast<uint64_t>(RankSize(spec.num_samples, spec.rank, spec.world_size));
+  const uint64_t size = static_cast<uint64_t>(RankSize(n, spec.rank, spec.world_size));
   if (spec.start >= size) return out;
   out.reserve(size - spec.start);
-  for (uint64_t k = spec.start; k < size; ++k) out.push_back(order[spec.rank + k * spec.world_size]);
+  for (uint64_t k = spec.start; k < size; ++k) out.push_back((*ids)[order[spec.rank + k * spec.world_size]]);
   return out;
 }
 

@@ -5,8 +5,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/random.h"
 
 namespace imagefeed {
+
+enum class SplitSubset { kAll, kTraining, kValidation };
 
 struct OrderSpec {
   int64_t num_samples = 0;
@@ -16,31 +19,20 @@ struct OrderSpec {
   uint32_t rank = 0;
   uint32_t world_size = 1;
   uint64_t start = 0;
+  // Keras-style validation split (0 = none; then subset must be kAll).
+  double validation_split = 0.0;
+  SplitSubset subset = SplitSubset::kAll;
+  uint64_t split_seed = 0;
 };
 
-// A small, fully specified PRNG (SplitMix64) so that orders and augmentations
-// are the same on every platform and standard library (std::*_distribution
-// are implementation-defined). Thread-compatible.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, bound), bound > 0, without modulo bias (Lemire's method).
-  uint64_t Below(uint64_t bound);
-  // Uniform double in [0, 1) with 53 random bits.
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
-
-// Mixes several 64-bit values into one seed (order matters).
-uint64_t MixSeed(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0);
+// The sample ids of one side of a validation split, ascending: the last
+// floor(validation_split * N) ids of a permutation drawn from split_seed are
+// the validation subset, the others the training subset (disjoint, complete,
+// the same on every server and restart). INVALID_ARGUMENT unless
+// 0 < validation_split < 1 with a training/validation subset, or
+// validation_split == 0 with kAll.
+absl::StatusOr<std::vector<int64_t>> SplitIds(int64_t num_samples, double validation_split, SplitSubset subset,
+                                              uint64_t split_seed);
 
 // The epoch's global order: with shuffle, a Fisher-Yates permutation of
 // [0, num_samples) drawn from (seed, epoch); otherwise ascending ids.
@@ -48,7 +40,7 @@ std::vector<int64_t> EpochOrder(int64_t num_samples, bool shuffle, uint64_t seed
 
 // The sample ids rank `rank` of `world_size` delivers, after skipping the
 // first `start` of them: positions rank, rank + W, rank + 2W, ... of the
-// epoch order. The ranks' sequences are disjoint, their union is every
+// epoch order (of the split's subset, if any). The ranks' sequences are disjoint, their union is every
 // sample exactly once, and their lengths differ by at most one.
 // INVALID_ARGUMENT if world_size is 0 or rank >= world_size.
 // A start past the end gives an empty sequence.

@@ -1,6 +1,7 @@
 #include "server/pipeline/sample_order.h"
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 
 #include "common/test_support.h"
@@ -8,8 +9,20 @@
 namespace imagefeed {
 namespace {
 
+OrderSpec Spec(int64_t n, bool shuffle, uint64_t seed, uint64_t epoch, uint32_t rank, uint32_t world, uint64_t start) {
+  OrderSpec s;
+  s.num_samples = n;
+  s.shuffle = shuffle;
+  s.seed = seed;
+  s.epoch = epoch;
+  s.rank = rank;
+  s.world_size = world;
+  s.start = start;
+  return s;
+}
+
 TEST(SampleOrderTest, UnshuffledIsAscendingAndInterleaved) {
-  OrderSpec spec{.num_samples = 10, .shuffle = false, .seed = 0, .epoch = 0, .rank = 1, .world_size = 3, .start = 0};
+  OrderSpec spec = Spec(10, false, 0, 0, 1, 3, 0);
   ASSERT_OK_AND_ASSIGN(auto seq, RankSequence(spec));
   EXPECT_THAT(seq, ::testing::ElementsAre(1, 4, 7));
   spec.rank = 0;
@@ -39,7 +52,7 @@ TEST(SampleOrderTest, RanksPartitionEveryEpochExactlyOnce) {
         std::multiset<int64_t> all;
         int64_t min_size = INT64_MAX, max_size = 0;
         for (uint32_t r = 0; r < w; ++r) {
-          OrderSpec spec{.num_samples = n, .shuffle = true, .seed = seed, .epoch = 3, .rank = r, .world_size = w, .start = 0};
+          OrderSpec spec = Spec(n, true, seed, 3, r, w, 0);
           ASSERT_OK_AND_ASSIGN(auto seq, RankSequence(spec));
           EXPECT_EQ(static_cast<int64_t>(seq.size()), RankSize(n, r, w));
           min_size = std::min<int64_t>(min_size, seq.size());
@@ -60,7 +73,7 @@ TEST(SampleOrderTest, RanksPartitionEveryEpochExactlyOnce) {
 }
 
 TEST(SampleOrderTest, ResumeIsASuffix) {
-  OrderSpec spec{.num_samples = 97, .shuffle = true, .seed = 42, .epoch = 5, .rank = 2, .world_size = 4, .start = 0};
+  OrderSpec spec = Spec(97, true, 42, 5, 2, 4, 0);
   ASSERT_OK_AND_ASSIGN(auto full, RankSequence(spec));
   for (uint64_t start : {0ull, 1ull, 10ull, 23ull, 24ull, 25ull, 1000ull}) {
     spec.start = start;
@@ -71,7 +84,7 @@ TEST(SampleOrderTest, ResumeIsASuffix) {
 }
 
 TEST(SampleOrderTest, InvalidRanks) {
-  OrderSpec spec{.num_samples = 10, .shuffle = false, .seed = 0, .epoch = 0, .rank = 3, .world_size = 3, .start = 0};
+  OrderSpec spec = Spec(10, false, 0, 0, 3, 3, 0);
   EXPECT_THAT(RankSequence(spec), StatusIs(absl::StatusCode::kInvalidArgument, "rank 3 must be < world_size 3"));
   spec.world_size = 0;
   spec.rank = 0;
@@ -90,6 +103,57 @@ TEST(SplitMix64Test, BelowIsInRangeAndCoversIt) {
   // Fixed reference values: the order must never change between versions.
   SplitMix64 ref(0);
   EXPECT_EQ(ref.Next(), 0xE220A8397B1DCDAFull);
+}
+
+}  // namespace
+}  // namespace imagefeed
+
+namespace imagefeed {
+namespace {
+
+TEST(SplitTest, TrainingAndValidationAreDisjointCompleteAndStable) {
+  for (int64_t n : {1, 10, 101, 1000}) {
+    for (double f : {0.1, 0.2, 0.5, 0.99}) {
+      ASSERT_OK_AND_ASSIGN(auto train, SplitIds(n, f, SplitSubset::kTraining, 42));
+      ASSERT_OK_AND_ASSIGN(auto val, SplitIds(n, f, SplitSubset::kValidation, 42));
+      EXPECT_EQ(static_cast<int64_t>(val.size()), static_cast<int64_t>(f * n));
+      std::vector<int64_t> all = train;
+      all.insert(all.end(), val.begin(), val.end());
+      std::sort(all.begin(), all.end());
+      std::vector<int64_t> expected(n);
+      std::iota(expected.begin(), expected.end(), 0);
+      EXPECT_EQ(all, expected) << n << " " << f;
+      EXPECT_TRUE(std::is_sorted(val.begin(), val.end()));
+      ASSERT_OK_AND_ASSIGN(auto again, SplitIds(n, f, SplitSubset::kValidation, 42));
+      EXPECT_EQ(val, again);
+    }
+  }
+  // Another seed picks another validation set; it is not just the tail of the ids.
+  ASSERT_OK_AND_ASSIGN(auto a, SplitIds(1000, 0.2, SplitSubset::kValidation, 1));
+  ASSERT_OK_AND_ASSIGN(auto b, SplitIds(1000, 0.2, SplitSubset::kValidation, 2));
+  EXPECT_NE(a, b);
+  EXPECT_LT(a.front(), 800);
+}
+
+TEST(SplitTest, RanksPartitionASubset) {
+  ASSERT_OK_AND_ASSIGN(auto val, SplitIds(500, 0.3, SplitSubset::kValidation, 9));
+  std::vector<int64_t> got;
+  for (uint32_t r = 0; r < 4; ++r) {
+    OrderSpec spec = Spec(500, true, 1, 2, r, 4, 0);
+    spec.validation_split = 0.3;
+    spec.subset = SplitSubset::kValidation;
+    spec.split_seed = 9;
+    ASSERT_OK_AND_ASSIGN(auto seq, RankSequence(spec));
+    got.insert(got.end(), seq.begin(), seq.end());
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, val);
+}
+
+TEST(SplitTest, InvalidSplits) {
+  EXPECT_THAT(SplitIds(10, 1.5, SplitSubset::kTraining, 0), StatusIs(absl::StatusCode::kInvalidArgument, "(0, 1)"));
+  EXPECT_THAT(SplitIds(10, 0.0, SplitSubset::kValidation, 0), StatusIs(absl::StatusCode::kInvalidArgument, "(0, 1)"));
+  EXPECT_THAT(SplitIds(10, 0.2, SplitSubset::kAll, 0), StatusIs(absl::StatusCode::kInvalidArgument, "subset"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "server/decode/image_decoder.h"
+#include "server/transform/augment.h"
 #include "server/transform/normalize.h"
 #include "server/transform/resize.h"
 
@@ -22,6 +23,10 @@ struct SampleTransform {
   TensorLayout layout = TensorLayout::kNCHW;
   OutputDType dtype = OutputDType::kFloat32;
   DecodeOptions decode;
+  AugmentOptions augment;
+  // Augmentation randomness is drawn from (seed, epoch, sample id).
+  uint64_t seed = 0;
+  uint64_t epoch = 0;
 
   size_t element_bytes() const { return dtype == OutputDType::kUint8 ? 1 : 4; }
   // Bytes of one output sample of `h` x `w`.
@@ -30,11 +35,11 @@ struct SampleTransform {
   }
 };
 
-// Decodes `file_bytes` and resizes the image as `transform` asks into
-// `resized` (float, 8-bit scale). Errors name what failed, not the file.
-// Thread-safe; per-thread scratch buffers are reused.
+// Decodes `file_bytes`, crops/flips it as `transform.augment` decides for
+// `sample_id`, and resizes it into `resized` (float, 8-bit scale). Errors
+// name what failed, not the file. Thread-safe; per-thread scratch is reused.
 absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
-                             FloatImage* resized);
+                             int64_t sample_id, FloatImage* resized);
 
 // Writes `resized` into one output slot (normalization, channels, layout, dtype).
 void WriteSample(const FloatImage& resized, const SampleTransform& transform, uint8_t* slot);

@@ -133,6 +133,13 @@ grpc::ServerUnaryReactor* ImageFeedService::ListDatasets(grpc::CallbackServerCon
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ImageFeedService::GetStats(grpc::CallbackServerContext* context,
+                                                     const v1::GetStatsRequest* request, v1::DatasetStats* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(core_->GetStats(*request, response)));
+  return reactor;
+}
+
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ImageFeedService::StreamBatches(grpc::CallbackServerContext*,
                                                                            const grpc::ByteBuffer* request) {
   return new BatchStreamReactor(core_, request);

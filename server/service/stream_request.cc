@@ -20,6 +20,21 @@ absl::StatusOr<NormalizeParams> PlanNormalize(const v1::StreamBatchesRequest& r)
     case v1::NORMALIZATION_RESCALE:
       p.mode = NormalizeMode::kRescale;
       break;
+    case v1::NORMALIZATION_STANDARDIZE:
+      p.mode = NormalizeMode::kStandardize;
+      break;
+    case v1::NORMALIZATION_MINMAX:
+      p.mode = NormalizeMode::kMinMax;
+      break;
+    case v1::NORMALIZATION_L2:
+      p.mode = NormalizeMode::kL2;
+      break;
+    case v1::NORMALIZATION_PER_IMAGE_STANDARDIZE:
+      p.mode = NormalizeMode::kPerImageStandardize;
+      break;
+    case v1::NORMALIZATION_PER_IMAGE_MINMAX:
+      p.mode = NormalizeMode::kPerImageMinMax;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("normalize: unknown value ", r.normalize()));
   }
@@ -35,6 +50,31 @@ absl::StatusOr<NormalizeParams> PlanNormalize(const v1::StreamBatchesRequest& r)
     return absl::InvalidArgumentError("scale and offset apply only to normalize=RESCALE");
   }
   return p;
+}
+
+absl::Status PlanAugment(const v1::StreamBatchesRequest& r, bool native, AugmentOptions* a) {
+  a->random_flip = r.random_flip();
+  a->random_resized_crop = r.random_resized_crop();
+  const bool has_crop_fields =
+      r.has_crop_scale_min() || r.has_crop_scale_max() || r.has_crop_ratio_min() || r.has_crop_ratio_max();
+  if (!a->random_resized_crop) {
+    if (has_crop_fields) return absl::InvalidArgumentError("crop_scale_*/crop_ratio_* need random_resized_crop");
+    return absl::OkStatus();
+  }
+  if (native) return absl::InvalidArgumentError("random_resized_crop needs a size (height and width)");
+  if (r.has_crop_scale_min()) a->scale_min = r.crop_scale_min();
+  if (r.has_crop_scale_max()) a->scale_max = r.crop_scale_max();
+  if (r.has_crop_ratio_min()) a->ratio_min = r.crop_ratio_min();
+  if (r.has_crop_ratio_max()) a->ratio_max = r.crop_ratio_max();
+  if (!(a->scale_min > 0 && a->scale_min <= a->scale_max && a->scale_max <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("crop scale range [", a->scale_min, ", ", a->scale_max, "] must satisfy 0 < min <= max <= 1"));
+  }
+  if (!(a->ratio_min > 0 && a->ratio_min <= a->ratio_max && std::isfinite(a->ratio_max))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("crop ratio range [", a->ratio_min, ", ", a->ratio_max, "] must satisfy 0 < min <= max"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r, const ServerLimits& limits) {
@@ -77,13 +117,32 @@ absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r,
       return absl::InvalidArgumentError(absl::StrCat("dtype: unknown value ", r.dtype()));
   }
   t.decode.max_pixels = limits.max_pixels;
+  switch (r.resize_mode()) {
+    case v1::RESIZE_MODE_UNSPECIFIED:
+    case v1::RESIZE_MODE_STRETCH:
+      t.augment.resize_mode = ResizeMode::kStretch;
+      break;
+    case v1::RESIZE_MODE_SHORTER_SIDE:
+      t.augment.resize_mode = ResizeMode::kShorterSide;
+      if (native) return absl::InvalidArgumentError("resize_mode=SHORTER_SIDE needs a size (height and width)");
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("resize_mode: unknown value ", r.resize_mode()));
+  }
+  RETURN_IF_ERROR(PlanAugment(r, native, &t.augment));
+  t.seed = r.seed();
+  t.epoch = r.epoch();
   return t;
 }
 
 }  // namespace
 
+bool NeedsDatasetStats(const v1::StreamBatchesRequest& r) {
+  return r.normalize() == v1::NORMALIZATION_STANDARDIZE || r.normalize() == v1::NORMALIZATION_MINMAX;
+}
+
 absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::shared_ptr<const DatasetIndex> dataset,
-                                     const ServerLimits& limits) {
+                                     ColorMode color_mode, const ServerLimits& limits) {
   BatchPlan plan;
   if (r.batch_size() < 1) {
     return absl::InvalidArgumentError(absl::StrCat("batch_size must be >= 1 (got ", r.batch_size(), ")"));
@@ -94,6 +153,7 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::sha
                                                    limits.max_batch_size));
   }
   ASSIGN_OR_RETURN(plan.transform, PlanTransform(r, limits));
+  plan.transform.out_channels = ChannelsOf(color_mode);
   if (plan.transform.out_height > 0) {
     const int64_t bytes = static_cast<int64_t>(r.batch_size()) *
                           static_cast<int64_t>(plan.transform.SampleBytes(plan.transform.out_height,
@@ -125,6 +185,22 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::sha
   order.rank = r.rank();
   order.world_size = r.world_size() == 0 ? 1 : r.world_size();
   order.start = r.start();
+  if (!std::isfinite(r.validation_split())) return absl::InvalidArgumentError("validation_split must be finite");
+  order.validation_split = r.validation_split();
+  switch (r.subset()) {
+    case v1::SUBSET_UNSPECIFIED:
+      order.subset = SplitSubset::kAll;
+      break;
+    case v1::SUBSET_TRAINING:
+      order.subset = SplitSubset::kTraining;
+      break;
+    case v1::SUBSET_VALIDATION:
+      order.subset = SplitSubset::kValidation;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("subset: unknown value ", r.subset()));
+  }
+  order.split_seed = r.split_seed();
   ASSIGN_OR_RETURN(plan.sequence, RankSequence(order));
   plan.dataset = std::move(dataset);
   plan.first_position = r.start();

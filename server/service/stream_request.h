@@ -8,6 +8,7 @@
 #include "imagefeed/v1/imagefeed.pb.h"
 #include "server/dataset/dataset_index.h"
 #include "server/pipeline/batch_pipeline.h"
+#include "server/stats/channel_stats.h"
 
 namespace imagefeed {
 
@@ -24,11 +25,15 @@ struct ServerLimits {
   int threads = 1;
 };
 
-// Validates `request` against `dataset` and `limits` and turns it into a
-// pipeline plan. INVALID_ARGUMENT names the offending field and its value
-// (and the limit, for limits). Pure: safe to fuzz.
+// Validates `request` against `dataset` (served in `color_mode`) and
+// `limits` and turns it into a pipeline plan. INVALID_ARGUMENT names the
+// offending field and its value (and the limit, for limits). Pure: safe to fuzz.
 absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& request,
-                                     std::shared_ptr<const DatasetIndex> dataset, const ServerLimits& limits);
+                                     std::shared_ptr<const DatasetIndex> dataset, ColorMode color_mode,
+                                     const ServerLimits& limits);
+
+// True if the request's normalization needs the dataset's fitted statistics.
+bool NeedsDatasetStats(const v1::StreamBatchesRequest& request);
 
 }  // namespace imagefeed
 

@@ -19,12 +19,13 @@ class StreamRequestTest : public ::testing::Test {
     request_.set_height(32);
     request_.set_width(48);
   }
-  absl::StatusOr<BatchPlan> Plan() { return PlanStream(request_, dataset_, limits_); }
+  absl::StatusOr<BatchPlan> Plan() { return PlanStream(request_, dataset_, color_mode_, limits_); }
 
   ScopedTempDir dir_;
   std::shared_ptr<const DatasetIndex> dataset_;
   v1::StreamBatchesRequest request_;
   ServerLimits limits_;
+  ColorMode color_mode_ = ColorMode::kRgb;
 };
 
 TEST_F(StreamRequestTest, DefaultsAreRescaleNchwFloatFail) {
@@ -83,6 +84,67 @@ TEST_F(StreamRequestTest, LimitsAreNamed) {
   limits_.max_batch_size = 4096;
   request_.set_height(10000);
   EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "max_side=8192"));
+}
+
+TEST_F(StreamRequestTest, NormalizationModesAndStatsNeeds) {
+  const std::pair<v1::Normalization, NormalizeMode> modes[] = {
+      {v1::NORMALIZATION_STANDARDIZE, NormalizeMode::kStandardize},
+      {v1::NORMALIZATION_MINMAX, NormalizeMode::kMinMax},
+      {v1::NORMALIZATION_L2, NormalizeMode::kL2},
+      {v1::NORMALIZATION_PER_IMAGE_STANDARDIZE, NormalizeMode::kPerImageStandardize},
+      {v1::NORMALIZATION_PER_IMAGE_MINMAX, NormalizeMode::kPerImageMinMax}};
+  for (auto [proto, mode] : modes) {
+    request_.set_normalize(proto);
+    ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+    EXPECT_EQ(plan.transform.normalize.mode, mode);
+    EXPECT_EQ(NeedsDatasetStats(request_), mode == NormalizeMode::kStandardize || mode == NormalizeMode::kMinMax);
+  }
+}
+
+TEST_F(StreamRequestTest, GrayscaleDatasetsHaveOneChannel) {
+  color_mode_ = ColorMode::kGrayscale;
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_EQ(plan.transform.out_channels, 1);
+}
+
+TEST_F(StreamRequestTest, AugmentationAndResizeModes) {
+  request_.set_random_flip(true);
+  request_.set_random_resized_crop(true);
+  request_.set_crop_scale_min(0.5f);
+  request_.set_resize_mode(v1::RESIZE_MODE_SHORTER_SIDE);
+  request_.set_seed(77);
+  request_.set_epoch(3);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_TRUE(plan.transform.augment.random_flip);
+  EXPECT_TRUE(plan.transform.augment.random_resized_crop);
+  EXPECT_DOUBLE_EQ(plan.transform.augment.scale_min, 0.5);
+  EXPECT_DOUBLE_EQ(plan.transform.augment.scale_max, 1.0);
+  EXPECT_EQ(plan.transform.augment.resize_mode, ResizeMode::kShorterSide);
+  EXPECT_EQ(plan.transform.seed, 77u);
+  EXPECT_EQ(plan.transform.epoch, 3u);
+  request_.set_crop_scale_max(0.2f);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "crop scale range [0.5, 0.2]"));
+  request_.clear_crop_scale_max();
+  request_.set_height(0);
+  request_.set_width(0);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "needs a size"));
+  request_.set_random_resized_crop(false);
+  request_.clear_crop_scale_min();
+  request_.set_resize_mode(v1::RESIZE_MODE_STRETCH);
+  EXPECT_OK(Plan());  // a flip alone works at native size
+}
+
+TEST_F(StreamRequestTest, ValidationSplit) {
+  request_.set_validation_split(0.3f);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "subset"));
+  request_.set_subset(v1::SUBSET_VALIDATION);
+  ASSERT_OK_AND_ASSIGN(BatchPlan val, Plan());
+  request_.set_subset(v1::SUBSET_TRAINING);
+  ASSERT_OK_AND_ASSIGN(BatchPlan train, Plan());
+  EXPECT_EQ(val.sequence.size(), 3u);
+  EXPECT_EQ(train.sequence.size(), 7u);
+  request_.set_validation_split(1.0f);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "validation_split must be in (0, 1)"));
 }
 
 }  // namespace

@@ -123,19 +123,30 @@ void Resize(const T* src, size_t src_stride, int in_w, int in_h, int channels, f
 
 }  // namespace
 
-void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst) {
+void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
+                         FloatImage* dst) {
+  const size_t stride = static_cast<size_t>(src.width) * src.channels;  // in samples
+  const size_t offset = static_cast<size_t>(y) * stride + static_cast<size_t>(x) * src.channels;
   if (src.bit_depth == 16) {
-    Resize(reinterpret_cast<const uint16_t*>(src.data.data()), static_cast<size_t>(src.width) * src.channels,
-           src.width, src.height, src.channels, 1.0f / 257.0f, out_width, out_height, dst);
+    Resize(reinterpret_cast<const uint16_t*>(src.data.data()) + offset, stride, width, height, src.channels,
+           1.0f / 257.0f, out_width, out_height, dst);
   } else {
-    Resize(src.data.data(), static_cast<size_t>(src.width) * src.channels, src.width, src.height, src.channels,
-           1.0f, out_width, out_height, dst);
+    Resize(src.data.data() + offset, stride, width, height, src.channels, 1.0f, out_width, out_height, dst);
   }
 }
 
-void ResizeFloat(const FloatImage& src, int out_width, int out_height, FloatImage* dst) {
-  Resize(src.data.data(), static_cast<size_t>(src.width) * src.channels, src.width, src.height, src.channels,
-         1.0f, out_width, out_height, dst);
+void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst) {
+  ResizeRegionToFloat(src, 0, 0, src.width, src.height, out_width, out_height, dst);
+}
+
+void FlipHorizontal(FloatImage* image) {
+  const int c = image->channels;
+  for (int y = 0; y < image->height; ++y) {
+    float* row = image->data.data() + static_cast<size_t>(y) * image->width * c;
+    for (int l = 0, r = image->width - 1; l < r; ++l, --r) {
+      for (int k = 0; k < c; ++k) std::swap(row[l * c + k], row[r * c + k]);
+    }
+  }
 }
 
 }  // namespace imagefeed

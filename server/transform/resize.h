@@ -32,8 +32,13 @@ struct FloatImage {
 // are kept. Both output dimensions must be > 0. Thread-safe.
 void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst);
 
-// The same for a float source (used after crops and colour conversion).
-void ResizeFloat(const FloatImage& src, int out_width, int out_height, FloatImage* dst);
+// The same for the region [x, x+width) x [y, y+height) of `src` (a crop),
+// which must lie inside it.
+void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
+                         FloatImage* dst);
+
+// Mirrors `image` left-right in place.
+void FlipHorizontal(FloatImage* image);
 
 }  // namespace imagefeed
 
