@@ -204,10 +204,11 @@ TEST_F(ServerE2ETest, CorruptFileFailsTheStreamNamingItOrIsSkipped) {
   WriteTestFile(dir_.path() + "/class00/img0003.png", std::string(100, '\x42'));
   std::vector<v1::Batch> batches;
   v1::StreamBatchesRequest r = Request(2);
+  r.set_on_error(v1::ON_ERROR_FAIL);
   EXPECT_THAT(ReadAll(r, &batches), StatusIs(StatusCode::kDataLoss, "'class00/img0003.png'"));
   EXPECT_EQ(batches.size(), 1u);  // the batch before the bad one arrived
   batches.clear();
-  r.set_on_error(v1::ON_ERROR_SKIP);
+  r.clear_on_error();  // the default is skip
   ASSERT_OK(ReadAll(r, &batches));
   ASSERT_EQ(batches.size(), 3u);
   ASSERT_EQ(batches[1].skipped_size(), 1);

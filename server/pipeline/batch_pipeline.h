@@ -29,7 +29,7 @@ struct BatchPlan {
   uint64_t epoch = 0;
   int batch_size = 1;
   bool drop_last = false;
-  OnError on_error = OnError::kFail;
+  OnError on_error = OnError::kSkip;
   SampleTransform transform;
   int max_batches_in_flight = 2;
   int64_t max_batch_bytes = int64_t{256} << 20;  // checked again for native sizes

@@ -161,7 +161,9 @@ TEST(BatchPipelineTest, CorruptFileFailsOrIsSkipped) {
   WriteTestFile(dir.path() + "/a/001.png", "not an image at all");
   auto ds = *DatasetIndex::Build("t", dir.path());
   ThreadPool pool(2);
-  Drained d = Drain(MakePlan(ds, 2), &pool);
+  BatchPlan strict = MakePlan(ds, 2);
+  strict.on_error = OnError::kFail;
+  Drained d = Drain(std::move(strict), &pool);
   EXPECT_THAT(d.status, StatusIs(absl::StatusCode::kDataLoss, "sample 1 'a/001.png'"));
   EXPECT_TRUE(d.batches.empty());  // the failing batch is the first one
 

@@ -117,6 +117,11 @@ absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r,
       return absl::InvalidArgumentError(absl::StrCat("dtype: unknown value ", r.dtype()));
   }
   t.decode.max_pixels = limits.max_pixels;
+  t.decode.apply_exif_orientation = !r.ignore_exif_orientation();
+  if (t.dtype == OutputDType::kUint8 && r.normalize() != v1::NORMALIZATION_UNSPECIFIED &&
+      r.normalize() != v1::NORMALIZATION_NONE) {
+    return absl::InvalidArgumentError("dtype=UINT8 delivers raw values: normalize must be unset or NONE");
+  }
   switch (r.resize_mode()) {
     case v1::RESIZE_MODE_UNSPECIFIED:
     case v1::RESIZE_MODE_STRETCH:
@@ -167,10 +172,10 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::sha
     }
   }
   switch (r.on_error()) {
-    case v1::ON_ERROR_UNSPECIFIED:
     case v1::ON_ERROR_FAIL:
       plan.on_error = OnError::kFail;
       break;
+    case v1::ON_ERROR_UNSPECIFIED:
     case v1::ON_ERROR_SKIP:
       plan.on_error = OnError::kSkip;
       break;

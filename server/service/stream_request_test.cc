@@ -28,14 +28,15 @@ class StreamRequestTest : public ::testing::Test {
   ColorMode color_mode_ = ColorMode::kRgb;
 };
 
-TEST_F(StreamRequestTest, DefaultsAreRescaleNchwFloatFail) {
+TEST_F(StreamRequestTest, DefaultsAreRescaleNchwFloatSkip) {
   ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
   EXPECT_EQ(plan.transform.normalize.mode, NormalizeMode::kRescale);
   EXPECT_FLOAT_EQ(plan.transform.normalize.scale, 1.0f / 255.0f);
   EXPECT_FLOAT_EQ(plan.transform.normalize.offset, 0.0f);
   EXPECT_EQ(plan.transform.layout, TensorLayout::kNCHW);
   EXPECT_EQ(plan.transform.dtype, OutputDType::kFloat32);
-  EXPECT_EQ(plan.on_error, OnError::kFail);
+  EXPECT_EQ(plan.on_error, OnError::kSkip);
+  EXPECT_TRUE(plan.transform.decode.apply_exif_orientation);
   EXPECT_EQ(plan.transform.out_height, 32);
   EXPECT_EQ(plan.transform.out_width, 48);
   EXPECT_EQ(plan.sequence.size(), 10u);
@@ -99,6 +100,19 @@ TEST_F(StreamRequestTest, NormalizationModesAndStatsNeeds) {
     EXPECT_EQ(plan.transform.normalize.mode, mode);
     EXPECT_EQ(NeedsDatasetStats(request_), mode == NormalizeMode::kStandardize || mode == NormalizeMode::kMinMax);
   }
+}
+
+TEST_F(StreamRequestTest, ExifAndUint8Options) {
+  request_.set_ignore_exif_orientation(true);
+  request_.set_on_error(v1::ON_ERROR_FAIL);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_FALSE(plan.transform.decode.apply_exif_orientation);
+  EXPECT_EQ(plan.on_error, OnError::kFail);
+  request_.set_dtype(v1::DTYPE_UINT8);
+  request_.set_normalize(v1::NORMALIZATION_STANDARDIZE);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "normalize must be unset or NONE"));
+  request_.set_normalize(v1::NORMALIZATION_NONE);
+  EXPECT_OK(Plan());
 }
 
 TEST_F(StreamRequestTest, GrayscaleDatasetsHaveOneChannel) {
