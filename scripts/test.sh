@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite through ctest.
-# Extra arguments go to ctest (e.g. -L unit, -R decode).
+# Installs what is missing, builds, and runs the whole test suite through ctest:
+#   1. Release build: every test (unit, conformance, integration, python).
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build (gcc): the unit tests.
+#   3. libFuzzer build (clang): each fuzzer for FUZZ_SECONDS (default 60).
+# Env: IMAGEFEED_QUICK=1 runs only phase 1. Extra arguments go to phase 1's ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh
-cd build
-ctest --output-on-failure -j2 "$@"
+
+echo "== phase 1: release build, all tests"
+(cd build && ctest --output-on-failure -j2 "$@")
+[[ "${IMAGEFEED_QUICK:-0}" == 1 ]] && exit 0
+
+echo "== phase 2: ASan + UBSan build, unit tests"
+BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DIMAGEFEED_SANITIZE=ON" SKIP_APT=1 ./scripts/build.sh
+(cd build-asan && ctest --output-on-failure -j2 -L unit)
+
+echo "== phase 3: libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMAGEFEED_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j"${JOBS:-2}" --target fuzzers
+(cd build-fuzz && ctest --output-on-failure -L fuzz)
