@@ -42,6 +42,22 @@ absl::StatusOr<v1::ListDatasetsResponse> ImageFeedClient::ListDatasets() {
   return response;
 }
 
+absl::StatusOr<v1::DatasetStats> ImageFeedClient::GetStats(const std::string& dataset) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(options_.unary_timeout_seconds));
+  v1::GetStatsRequest request;
+  request.set_dataset(dataset);
+  v1::DatasetStats response;
+  grpc::Status s = stub_->GetStats(&context, request, &response);
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    return absl::UnimplementedError(absl::StrCat("the server at ", target_,
+                                                 " does not implement GetStats (an older imagefeed-server?)",
+                                                 s.error_message().empty() ? "" : ": ", s.error_message()));
+  }
+  if (!s.ok()) return FromGrpcStatus(s, target_);
+  return response;
+}
+
 std::unique_ptr<BatchReader> ImageFeedClient::StreamBatches(const v1::StreamBatchesRequest& request) {
   auto context = std::make_unique<grpc::ClientContext>();
   auto reader = stub_->StreamBatches(context.get(), request);

@@ -22,8 +22,8 @@ struct ClientOptions {
 // Reads one StreamBatches call. Thread-compatible.
 class BatchReader {
  public:
-  BatchReader(std::unique_ptr<grpc::ClientContext> context,
-              std::unique_ptr<grpc::ClientReader<v1::Batch>> reader, std::string target);
+  BatchReader(std::unique_ptr<grpc::ClientContext> context, std::unique_ptr<grpc::ClientReader<v1::Batch>> reader,
+              std::string target);
   // Reads the next batch; false at the end of the stream or on error (then see Finish()).
   bool Next(v1::Batch* batch);
   // The stream's final status, with the server address in error messages.
@@ -51,6 +51,11 @@ class ImageFeedClient {
 
   // Starts streaming the batches `request` asks for.
   std::unique_ptr<BatchReader> StreamBatches(const v1::StreamBatchesRequest& request);
+
+  // The statistics the server fitted for `dataset`, or its progress while
+  // fitting (state FITTING). NOT_FOUND for an unknown dataset; UNIMPLEMENTED
+  // from a server that predates GetStats.
+  absl::StatusOr<v1::DatasetStats> GetStats(const std::string& dataset);
 
  private:
   const std::string target_;

@@ -1,12 +1,13 @@
 #include "client/cli/batch_summary.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/cli/batch_tensor.h"
 #include "common/json_writer.h"
 
 namespace imagefeed {
@@ -14,36 +15,22 @@ namespace imagefeed {
 std::string DTypeName(v1::DType dtype) { return dtype == v1::DTYPE_UINT8 ? "uint8" : "float32"; }
 
 absl::StatusOr<ChannelSummary> SummarizeBatch(const v1::Batch& batch) {
-  if (batch.shape_size() != 4) return absl::InvalidArgumentError("batch shape must have 4 dimensions");
-  const bool nhwc = batch.layout() == v1::LAYOUT_NHWC;
-  const int64_t n = batch.shape(0);
-  const int64_t c = nhwc ? batch.shape(3) : batch.shape(1);
-  const int64_t hw = nhwc ? batch.shape(1) * batch.shape(2) : batch.shape(2) * batch.shape(3);
-  const size_t elem = batch.dtype() == v1::DTYPE_UINT8 ? 1 : 4;
-  if (n < 0 || c <= 0 || hw < 0 || static_cast<size_t>(n * c * hw) * elem != batch.data().size()) {
-    return absl::InvalidArgumentError(absl::StrCat("batch data is ", batch.data().size(), " bytes, shape [",
-                                                   absl::StrJoin(batch.shape(), ","), "] needs ", n * c * hw * elem));
-  }
+  absl::StatusOr<BatchTensor> t = ViewBatch(batch);
+  if (!t.ok()) return t.status();
+  const int64_t c = t->c;
   std::vector<double> sum(c, 0), sum_sq(c, 0);
   ChannelSummary s;
   s.min.assign(c, std::numeric_limits<double>::infinity());
   s.max.assign(c, -std::numeric_limits<double>::infinity());
-  const char* data = batch.data().data();
-  auto value = [&](int64_t i) -> double {
-    if (elem == 1) return static_cast<uint8_t>(data[i]);
-    float f;
-    std::memcpy(&f, data + i * 4, 4);
-    return f;
-  };
-  for (int64_t i = 0; i < n * c * hw; ++i) {
-    const int64_t ch = nhwc ? i % c : (i / hw) % c;
-    const double v = value(i);
+  for (int64_t i = 0; i < t->size(); ++i) {
+    const int64_t ch = t->ChannelOf(i);
+    const double v = t->AtFlat(i);
     sum[ch] += v;
     sum_sq[ch] += v * v;
     s.min[ch] = std::min(s.min[ch], v);
     s.max[ch] = std::max(s.max[ch], v);
   }
-  const double count = static_cast<double>(n * hw);
+  const double count = static_cast<double>(t->n * t->h * t->w);
   for (int64_t ch = 0; ch < c; ++ch) {
     double mean = count > 0 ? sum[ch] / count : 0;
     s.mean.push_back(mean);

@@ -1,28 +1,127 @@
 #include "client/cli/stream_flags.h"
 
+#include <cmath>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
 namespace imagefeed {
+namespace {
+
+// --normalize values, parallel to the enum's numbering from NONE on.
+constexpr std::pair<const char*, v1::Normalization> kNormalizations[] = {
+    {"none", v1::NORMALIZATION_NONE},
+    {"rescale", v1::NORMALIZATION_RESCALE},
+    {"standardize", v1::NORMALIZATION_STANDARDIZE},
+    {"minmax", v1::NORMALIZATION_MINMAX},
+    {"l2", v1::NORMALIZATION_L2},
+    {"per_image_standardize", v1::NORMALIZATION_PER_IMAGE_STANDARDIZE},
+    {"per_image_minmax", v1::NORMALIZATION_PER_IMAGE_MINMAX},
+};
+
+std::vector<std::string> NormalizationNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, mode] : kNormalizations) names.push_back(name);
+  return names;
+}
+
+// Parses "MIN,MAX" with 0 < MIN <= MAX (and MAX <= 1 if `at_most_one`).
+absl::Status ParseRange(const std::string& flag, const std::string& text, bool at_most_one, const char* example,
+                        float* lo, float* hi) {
+  std::vector<std::string> parts = absl::StrSplit(text, ',');
+  double a = 0, b = 0;
+  if (parts.size() != 2 || !absl::SimpleAtod(parts[0], &a) || !absl::SimpleAtod(parts[1], &b) || !std::isfinite(a) ||
+      !std::isfinite(b) || a <= 0 || a > b || (at_most_one && b > 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", text, "' is not MIN,MAX with 0 < MIN <= MAX",
+                                                   at_most_one ? " <= 1" : "", " (e.g. ", example, ")"));
+  }
+  *lo = static_cast<float>(a);
+  *hi = static_cast<float>(b);
+  return absl::OkStatus();
+}
+
+absl::Status SetSplit(const StreamFlags& f, v1::StreamBatchesRequest* r) {
+  if (!(f.validation_split >= 0 && f.validation_split < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--validation_split: ", f.validation_split, " is outside [0, 1)"));
+  }
+  if (f.validation_split > 0 && f.subset.empty()) {
+    return absl::InvalidArgumentError("--validation_split needs --subset=training|validation");
+  }
+  if (f.validation_split == 0 && !f.subset.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--subset=", f.subset, " needs --validation_split > 0"));
+  }
+  r->set_validation_split(static_cast<float>(f.validation_split));
+  if (!f.subset.empty()) r->set_subset(f.subset == "training" ? v1::SUBSET_TRAINING : v1::SUBSET_VALIDATION);
+  r->set_split_seed(static_cast<uint64_t>(f.split_seed));
+  return absl::OkStatus();
+}
+
+absl::Status SetAugmentation(const StreamFlags& f, const FlagSet& flags, v1::StreamBatchesRequest* r) {
+  r->set_resize_mode(f.resize_mode == "shorter_side" ? v1::RESIZE_MODE_SHORTER_SIDE : v1::RESIZE_MODE_STRETCH);
+  r->set_random_flip(f.random_flip);
+  r->set_random_resized_crop(f.random_resized_crop);
+  for (const char* flag : {"crop_scale", "crop_ratio"}) {
+    if (flags.IsSet(flag) && !f.random_resized_crop) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " applies only with --random_resized_crop"));
+    }
+  }
+  float lo = 0, hi = 0;
+  if (!f.crop_scale.empty()) {
+    if (absl::Status s = ParseRange("crop_scale", f.crop_scale, true, "0.08,1", &lo, &hi); !s.ok()) return s;
+    r->set_crop_scale_min(lo);
+    r->set_crop_scale_max(hi);
+  }
+  if (!f.crop_ratio.empty()) {
+    if (absl::Status s = ParseRange("crop_ratio", f.crop_ratio, false, "0.75,1.3333", &lo, &hi); !s.ok()) return s;
+    r->set_crop_ratio_min(lo);
+    r->set_crop_ratio_max(hi);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string NormalizationName(v1::Normalization mode) {
+  if (mode == v1::NORMALIZATION_UNSPECIFIED) return "rescale";
+  for (const auto& [name, m] : kNormalizations) {
+    if (m == mode) return name;
+  }
+  return absl::StrCat(static_cast<int>(mode));
+}
 
 void StreamFlags::Register(FlagSet* f) {
   f->AddString("dataset", &dataset, "dataset name (see 'imagefeed info')");
   f->AddInt("batch_size", &batch_size, "samples per batch", 1, 1 << 20);
   f->AddString("size", &size, "output HxW, e.g. 224x224; empty = each image's own size");
-  f->AddEnum("normalize", &normalize, "normalization", {"none", "rescale"});
+  f->AddEnum("resize_mode", &resize_mode,
+             "how an image reaches --size: stretch each axis, or scale the shorter "
+             "side and centre-crop",
+             {"stretch", "shorter_side"});
+  f->AddEnum("normalize", &normalize, "normalization; standardize and minmax use the dataset's fitted statistics",
+             NormalizationNames());
   f->AddDouble("scale", &scale, "rescale: x*scale+offset");
   f->AddDouble("offset", &offset, "rescale: x*scale+offset");
   f->AddEnum("layout", &layout, "tensor layout", {"nchw", "nhwc"});
   f->AddEnum("dtype", &dtype, "element type (uint8: raw values, no normalization)", {"float32", "uint8"});
   f->AddBool("shuffle", &shuffle, "shuffle with (seed, epoch)");
-  f->AddInt("seed", &seed, "shuffle seed", 0);
+  f->AddInt("seed", &seed, "shuffle and augmentation seed", 0);
   f->AddInt("epoch", &epoch, "epoch number", 0);
   f->AddInt("rank", &rank, "this reader's rank", 0, UINT32_MAX);
   f->AddInt("world_size", &world_size, "number of ranks", 1, UINT32_MAX);
   f->AddInt("start", &start, "skip the first N samples of this rank's sequence (resume)", 0);
   f->AddBool("drop_last", &drop_last, "drop a short last batch");
   f->AddEnum("on_error", &on_error, "a sample that fails to decode", {"fail", "skip"});
+  f->AddDouble("validation_split", &validation_split,
+               "fraction of the dataset held out as the validation subset (keras-style; needs --subset)");
+  f->AddEnum("subset", &subset, "which side of --validation_split to read", {"training", "validation"});
+  f->AddInt("split_seed", &split_seed, "seed of the validation split's permutation", 0);
+  f->AddBool("random_flip", &random_flip, "flip each image horizontally with probability 1/2");
+  f->AddBool("random_resized_crop", &random_resized_crop, "torchvision RandomResizedCrop to --size (needs --size)");
+  f->AddString("crop_scale", &crop_scale, "random_resized_crop area fraction MIN,MAX [server default: 0.08,1]");
+  f->AddString("crop_ratio", &crop_ratio, "random_resized_crop aspect ratio MIN,MAX [server default: 0.75,1.3333]");
 }
 
 absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& flags) const {
@@ -38,8 +137,12 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
     }
     r.set_height(h);
     r.set_width(w);
+  } else if (random_resized_crop) {
+    return absl::InvalidArgumentError("--random_resized_crop needs --size=HxW");
   }
-  r.set_normalize(normalize == "none" ? v1::NORMALIZATION_NONE : v1::NORMALIZATION_RESCALE);
+  for (const auto& [name, mode] : kNormalizations) {
+    if (normalize == name) r.set_normalize(mode);
+  }
   if (flags.IsSet("scale")) r.set_scale(static_cast<float>(scale));
   if (flags.IsSet("offset")) r.set_offset(static_cast<float>(offset));
   r.set_layout(layout == "nhwc" ? v1::LAYOUT_NHWC : v1::LAYOUT_NCHW);
@@ -47,11 +150,16 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
   r.set_shuffle(shuffle);
   r.set_seed(static_cast<uint64_t>(seed));
   r.set_epoch(static_cast<uint64_t>(epoch));
+  if (rank >= world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("--rank=", rank, " must be < --world_size=", world_size));
+  }
   r.set_rank(static_cast<uint32_t>(rank));
   r.set_world_size(static_cast<uint32_t>(world_size));
   r.set_start(static_cast<uint64_t>(start));
   r.set_drop_last(drop_last);
   r.set_on_error(on_error == "skip" ? v1::ON_ERROR_SKIP : v1::ON_ERROR_FAIL);
+  if (absl::Status s = SetSplit(*this, &r); !s.ok()) return s;
+  if (absl::Status s = SetAugmentation(*this, flags, &r); !s.ok()) return s;
   return r;
 }
 

@@ -10,11 +10,13 @@
 
 namespace imagefeed {
 
-// The request flags shared by every streaming command (fetch, ...).
+// The request flags shared by every streaming command (fetch, epoch, dump,
+// bench). The CLI only builds the request; the server validates it again.
 struct StreamFlags {
   std::string dataset;
   int64_t batch_size = 32;
   std::string size;  // "HxW" or empty for each image's own size
+  std::string resize_mode = "stretch";
   std::string normalize = "rescale";
   double scale = 1.0 / 255.0;
   double offset = 0.0;
@@ -28,12 +30,25 @@ struct StreamFlags {
   int64_t start = 0;
   bool drop_last = false;
   std::string on_error = "fail";
+  double validation_split = 0.0;
+  std::string subset;  // "", "training" or "validation"
+  int64_t split_seed = 0;
+  bool random_flip = false;
+  bool random_resized_crop = false;
+  std::string crop_scale;  // "MIN,MAX" or empty for the server's default
+  std::string crop_ratio;  // "MIN,MAX" or empty for the server's default
 
   // Registers the flags above in `flags`.
   void Register(FlagSet* flags);
-  // Builds the request; INVALID_ARGUMENT naming the flag for a bad --size.
+  // Builds the request. INVALID_ARGUMENT naming the flag for a missing
+  // --dataset, a bad --size, --crop_scale or --crop_ratio, or a split without
+  // a subset (and the reverse).
   absl::StatusOr<v1::StreamBatchesRequest> ToRequest(const FlagSet& flags) const;
 };
+
+// The --normalize value for `mode` ("none", "rescale", ...); the inverse of
+// the mapping ToRequest uses.
+std::string NormalizationName(v1::Normalization mode);
 
 }  // namespace imagefeed
 

@@ -1,0 +1,72 @@
+// imagefeed bench: measures a stream's throughput and time to first batch.
+#include <iostream>
+#include <optional>
+
+#include "absl/strings/str_format.h"
+#include "client/cli/cli_common.h"
+#include "client/cli/commands.h"
+#include "client/cli/progress_bar.h"
+#include "client/cli/stream_flags.h"
+#include "client/cli/stream_runner.h"
+#include "common/json_writer.h"
+
+namespace imagefeed {
+namespace {
+
+std::string BenchJson(const StreamTotals& t) {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("samples");
+  j.Int(t.samples);
+  j.Key("batches");
+  j.Int(t.batches);
+  j.Key("seconds");
+  j.Double(t.seconds);
+  j.Key("samples_per_second");
+  j.Double(t.samples_per_second());
+  j.Key("mb_per_second");
+  j.Double(t.mb_per_second());
+  j.Key("time_to_first_batch_seconds");
+  j.Double(t.time_to_first_batch_seconds);
+  j.EndObject();
+  return j.str();
+}
+
+}  // namespace
+
+int RunBench(const Args& args) {
+  std::string server = kDefaultServer;
+  bool json = false;
+  int64_t batches = 0;
+  StreamFlags stream;
+  FlagSet flags("imagefeed bench",
+                "Streams batches without looking at them and reports throughput (samples/s, MB/s of tensor data) "
+                "and the time to the first batch, both measured from the request.");
+  flags.AddString("server", &server, "server address HOST:PORT");
+  flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
+  flags.AddBool("json", &json,
+                "print one JSON object: samples, batches, seconds, samples_per_second, mb_per_second, "
+                "time_to_first_batch_seconds");
+  stream.Register(&flags);
+  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
+  auto request = stream.ToRequest(flags);
+  if (!request.ok()) return UsageError(request.status());
+
+  ImageFeedClient client(server);
+  const bool tty = StderrIsTerminal();
+  ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
+  auto ignore = [](const v1::Batch&) { return absl::OkStatus(); };
+  absl::StatusOr<StreamTotals> t = RunStream(client, *request, batches, ignore, &progress);
+  if (!t.ok()) return Fail(t.status());
+  if (json) {
+    std::cout << BenchJson(*t) << "\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "%s: %d samples in %d batches, %.3f s: %.1f samples/s, %.1f MB/s, first batch after %.3f s\n",
+        request->dataset(), t->samples, t->batches, t->seconds, t->samples_per_second(), t->mb_per_second(),
+        t->time_to_first_batch_seconds);
+  }
+  return 0;
+}
+
+}  // namespace imagefeed

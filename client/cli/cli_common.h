@@ -1,0 +1,40 @@
+#ifndef IMAGEFEED_CLIENT_CLI_CLI_COMMON_H_
+#define IMAGEFEED_CLIENT_CLI_CLI_COMMON_H_
+
+// Helpers shared by the CLI's commands: exit codes, error printing, flag
+// parsing and dataset lookup.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/imagefeed_client.h"
+#include "common/flags.h"
+
+namespace imagefeed {
+
+constexpr char kDefaultServer[] = "127.0.0.1:50051";
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitStillFitting = 3;
+constexpr int kExitCheckFailed = 4;
+
+// Prints `s` to stderr as "imagefeed: CODE: message"; returns kExitError.
+int Fail(const absl::Status& s);
+
+// Prints a usage error (its message only) to stderr; returns kExitUsage.
+int UsageError(const absl::Status& s);
+
+// Parses `args` into `flags`. Returns -1 to continue, else the exit code
+// (0 after printing --help, kExitUsage after a bad flag).
+int ParseOrExit(FlagSet& flags, const std::vector<std::string>& args);
+
+// The server's description of `name`; NOT_FOUND listing the served
+// datasets if there is none.
+absl::StatusOr<v1::DatasetInfo> FindDataset(ImageFeedClient& client, const std::string& name);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_CLIENT_CLI_CLI_COMMON_H_

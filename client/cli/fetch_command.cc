@@ -1,0 +1,46 @@
+// imagefeed fetch: streams batches and prints one line (or JSON object) per batch.
+#include <iostream>
+#include <optional>
+
+#include "client/cli/batch_summary.h"
+#include "client/cli/cli_common.h"
+#include "client/cli/commands.h"
+#include "client/cli/progress_bar.h"
+#include "client/cli/stream_flags.h"
+#include "client/cli/stream_runner.h"
+
+namespace imagefeed {
+
+int RunFetch(const Args& args) {
+  std::string server = kDefaultServer;
+  bool json = false;
+  int64_t batches = 0;
+  StreamFlags stream;
+  FlagSet flags("imagefeed fetch", "Streams batches and prints one line (or JSON object) per batch.");
+  flags.AddString("server", &server, "server address HOST:PORT");
+  flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
+  flags.AddBool("json", &json,
+                "one JSON object per batch: epoch, position, shape, dtype, labels, sample_ids, mean, std, min, max, "
+                "skipped");
+  stream.Register(&flags);
+  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
+  auto request = stream.ToRequest(flags);
+  if (!request.ok()) return UsageError(request.status());
+
+  ImageFeedClient client(server);
+  const bool tty = StderrIsTerminal();
+  ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
+  const bool shared_terminal = StdoutIsTerminal();
+  auto print = [&](const v1::Batch& batch) -> absl::Status {
+    auto summary = SummarizeBatch(batch);
+    if (!summary.ok()) return summary.status();
+    if (shared_terminal) progress.Clear();
+    std::cout << (json ? BatchJson(batch, *summary) : BatchLine(batch, *summary)) << std::endl;
+    return absl::OkStatus();
+  };
+  absl::StatusOr<StreamTotals> totals = RunStream(client, *request, batches, print, &progress);
+  if (!totals.ok()) return Fail(totals.status());
+  return 0;
+}
+
+}  // namespace imagefeed

@@ -1,0 +1,109 @@
+#include "client/cli/stream_flags.h"
+
+#include <set>
+
+#include "common/test_support.h"
+
+namespace imagefeed {
+namespace {
+
+// Parses `args` (plus --dataset=d) as a streaming command would.
+absl::StatusOr<v1::StreamBatchesRequest> Request(std::vector<std::string> args) {
+  StreamFlags stream;
+  FlagSet flags("imagefeed test", "test");
+  stream.Register(&flags);
+  args.push_back("--dataset=d");
+  if (absl::Status s = flags.Parse(args); !s.ok()) return s;
+  return stream.ToRequest(flags);
+}
+
+TEST(StreamFlagsTest, DefaultsLeaveTheNewOptionsOff) {
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r, Request({}));
+  EXPECT_EQ(r.dataset(), "d");
+  EXPECT_EQ(r.normalize(), v1::NORMALIZATION_RESCALE);
+  EXPECT_FALSE(r.has_scale());
+  EXPECT_EQ(r.validation_split(), 0);
+  EXPECT_EQ(r.subset(), v1::SUBSET_UNSPECIFIED);
+  EXPECT_EQ(r.resize_mode(), v1::RESIZE_MODE_STRETCH);
+  EXPECT_FALSE(r.random_flip());
+  EXPECT_FALSE(r.random_resized_crop());
+  EXPECT_FALSE(r.has_crop_scale_min());
+  EXPECT_FALSE(r.has_crop_ratio_min());
+}
+
+TEST(StreamFlagsTest, EveryNormalizationMapsToItsOwnModeAndBack) {
+  std::set<int> modes;
+  for (const char* name :
+       {"none", "rescale", "standardize", "minmax", "l2", "per_image_standardize", "per_image_minmax"}) {
+    ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r, Request({absl::StrCat("--normalize=", name)}));
+    modes.insert(r.normalize());
+    EXPECT_EQ(NormalizationName(r.normalize()), name);
+  }
+  EXPECT_EQ(modes.size(), 7u);
+  EXPECT_EQ(modes.count(v1::NORMALIZATION_UNSPECIFIED), 0u);
+}
+
+TEST(StreamFlagsTest, BadEnumValuesNameTheFlagAndTheAllowedValues) {
+  EXPECT_THAT(Request({"--normalize=zscore"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--normalize: 'zscore' is not one of none, rescale, standardize, minmax, l2, "
+                       "per_image_standardize, per_image_minmax"));
+  EXPECT_THAT(Request({"--subset=test"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--subset: 'test' is not one of training, validation"));
+  EXPECT_THAT(Request({"--resize_mode=crop"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                        "--resize_mode: 'crop' is not one of stretch, shorter_side"));
+}
+
+TEST(StreamFlagsTest, ValidationSplitNeedsASubsetAndTheReverse) {
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r,
+                       Request({"--validation_split=0.2", "--subset=validation", "--split_seed=7"}));
+  EXPECT_FLOAT_EQ(r.validation_split(), 0.2f);
+  EXPECT_EQ(r.subset(), v1::SUBSET_VALIDATION);
+  EXPECT_EQ(r.split_seed(), 7u);
+  ASSERT_OK_AND_ASSIGN(r, Request({"--validation_split=0.5", "--subset=training"}));
+  EXPECT_EQ(r.subset(), v1::SUBSET_TRAINING);
+  EXPECT_THAT(Request({"--validation_split=0.2"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--validation_split needs --subset=training|validation"));
+  EXPECT_THAT(Request({"--subset=training"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--subset=training needs --validation_split > 0"));
+  EXPECT_THAT(Request({"--validation_split=1", "--subset=training"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--validation_split: 1 is outside [0, 1)"));
+}
+
+TEST(StreamFlagsTest, AugmentationAndResizeMode) {
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r,
+                       Request({"--size=32x48", "--resize_mode=shorter_side", "--random_flip", "--random_resized_crop",
+                                "--crop_scale=0.5,1", "--crop_ratio=0.75,1.5"}));
+  EXPECT_EQ(r.resize_mode(), v1::RESIZE_MODE_SHORTER_SIDE);
+  EXPECT_TRUE(r.random_flip());
+  EXPECT_TRUE(r.random_resized_crop());
+  EXPECT_FLOAT_EQ(r.crop_scale_min(), 0.5f);
+  EXPECT_FLOAT_EQ(r.crop_scale_max(), 1.0f);
+  EXPECT_FLOAT_EQ(r.crop_ratio_min(), 0.75f);
+  EXPECT_FLOAT_EQ(r.crop_ratio_max(), 1.5f);
+  // Unset ranges leave the server's defaults.
+  ASSERT_OK_AND_ASSIGN(r, Request({"--size=8x8", "--random_resized_crop"}));
+  EXPECT_FALSE(r.has_crop_scale_min());
+  EXPECT_FALSE(r.has_crop_ratio_max());
+}
+
+TEST(StreamFlagsTest, BadCropOptionsNameTheFlag) {
+  EXPECT_THAT(Request({"--size=8x8", "--random_resized_crop", "--crop_scale=1,0.5"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--crop_scale: '1,0.5' is not MIN,MAX"));
+  EXPECT_THAT(Request({"--size=8x8", "--random_resized_crop", "--crop_scale=0.5,2"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "MAX <= 1"));
+  EXPECT_THAT(Request({"--size=8x8", "--random_resized_crop", "--crop_ratio=abc"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--crop_ratio: 'abc' is not MIN,MAX"));
+  EXPECT_THAT(Request({"--size=8x8", "--crop_scale=0.5,1"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--crop_scale applies only with --random_resized_crop"));
+  EXPECT_THAT(Request({"--random_resized_crop"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--random_resized_crop needs --size=HxW"));
+}
+
+TEST(StreamFlagsTest, RankMustBeBelowWorldSize) {
+  EXPECT_THAT(Request({"--rank=3", "--world_size=3"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--rank=3 must be < --world_size=3"));
+}
+
+}  // namespace
+}  // namespace imagefeed

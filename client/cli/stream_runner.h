@@ -1,0 +1,46 @@
+#ifndef IMAGEFEED_CLIENT_CLI_STREAM_RUNNER_H_
+#define IMAGEFEED_CLIENT_CLI_STREAM_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/cli/progress_bar.h"
+#include "client/imagefeed_client.h"
+
+namespace imagefeed {
+
+// Counts and timings of one stream, as the streaming commands report them.
+struct StreamTotals {
+  int64_t batches = 0;
+  int64_t samples = 0;  // delivered
+  int64_t skipped = 0;  // reported skipped (on_error=skip)
+  int64_t bytes = 0;    // tensor bytes
+  double seconds = 0;   // from the request to the end of the stream
+  double time_to_first_batch_seconds = 0;
+
+  double samples_per_second() const { return seconds > 0 ? samples / seconds : 0; }
+  double mb_per_second() const { return seconds > 0 ? bytes / 1e6 / seconds : 0; }
+};
+
+// Called for each batch; a non-OK status cancels the stream and is returned.
+using BatchCallback = std::function<absl::Status(const v1::Batch&)>;
+
+// Streams `request` to the end of the epoch, or for `max_batches` batches if
+// that is > 0 (then the call is cancelled). Updates `progress` (may be null)
+// after each batch and finishes it before returning. Returns the stream's
+// error (naming the server for UNAVAILABLE) or the first callback error.
+absl::StatusOr<StreamTotals> RunStream(ImageFeedClient& client, const v1::StreamBatchesRequest& request,
+                                       int64_t max_batches, const BatchCallback& on_batch, ProgressBar* progress);
+
+// The samples a progress bar of this stream counts towards: the rank's
+// share (see ExpectedPositions), at most `max_batches` batches if > 0.
+// nullopt if the server cannot say (the stream will report why).
+std::optional<int64_t> StreamProgressTotal(ImageFeedClient& client, const v1::StreamBatchesRequest& request,
+                                           int64_t max_batches);
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_CLIENT_CLI_STREAM_RUNNER_H_
