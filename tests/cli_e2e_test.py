@@ -206,7 +206,7 @@ class ServerProcessTest(unittest.TestCase):
             self.assertIn("--server", r.stdout)
         for command in STREAMING_COMMANDS:
             r = cli(command, "--help")
-            for flag in ("--normalize", "--validation_split", "--subset", "--split_seed", "--resize_mode",
+            for flag in ("--ignore_exif_orientation", "--normalize", "--validation_split", "--subset", "--split_seed", "--resize_mode",
                          "--random_flip", "--random_resized_crop", "--crop_scale", "--crop_ratio"):
                 self.assertIn(flag, r.stdout, f"{command} --help lacks {flag}")
 
@@ -288,6 +288,18 @@ class ServerProcessTest(unittest.TestCase):
         label = rows[6 + 96 + 6][6 * 3:102 * 3]
         self.assertGreater(max(label), 200)  # light text on the dark strip
         self.assertLess(min(label), 30)
+
+    def test_uint8_streams_raw_values(self):
+        (b,) = self.fetch_json("--batch_size=4", "--batches=1", "--dtype=uint8", "--layout=nhwc")
+        self.assertEqual((b["dtype"], b["shape"]), ("uint8", [4, 64, 64, 3]))
+        self.assertGreater(max(b["max"]), 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "sheet.png")
+            r = cli("dump", f"--server={self.addr}", "--dataset=demo", f"--out={out}", "--batch_size=2",
+                    "--dtype=uint8", "--columns=2")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            width, height, _ = read_png(out)
+        self.assertEqual((width, height), (6 + 2 * (128 + 6), 6 + 128 + 13 + 6))  # 64 px zoomed twice
 
     def test_dump_needs_out_and_shows_1_or_3_channels(self):
         r = cli("dump", f"--server={self.addr}", "--dataset=demo")

@@ -113,7 +113,12 @@ void StreamFlags::Register(FlagSet* f) {
   f->AddInt("world_size", &world_size, "number of ranks", 1, UINT32_MAX);
   f->AddInt("start", &start, "skip the first N samples of this rank's sequence (resume)", 0);
   f->AddBool("drop_last", &drop_last, "drop a short last batch");
-  f->AddEnum("on_error", &on_error, "a sample that fails to decode", {"fail", "skip"});
+  f->AddEnum("on_error", &on_error,
+             "a sample that fails to decode: end the stream with DATA_LOSS naming the file, or leave it out and "
+             "report it in its batch",
+             {"fail", "skip"});
+  f->AddBool("ignore_exif_orientation", &ignore_exif_orientation,
+             "keep JPEGs as stored instead of turning them upright from their EXIF Orientation tag");
   f->AddDouble("validation_split", &validation_split,
                "fraction of the dataset held out as the validation subset (keras-style; needs --subset)");
   f->AddEnum("subset", &subset, "which side of --validation_split to read", {"training", "validation"});
@@ -140,8 +145,10 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
   } else if (random_resized_crop) {
     return absl::InvalidArgumentError("--random_resized_crop needs --size=HxW");
   }
+  // Left unset unless given: the server's default is rescale, and
+  // dtype=uint8 accepts only unset or none.
   for (const auto& [name, mode] : kNormalizations) {
-    if (normalize == name) r.set_normalize(mode);
+    if (flags.IsSet("normalize") && normalize == name) r.set_normalize(mode);
   }
   if (flags.IsSet("scale")) r.set_scale(static_cast<float>(scale));
   if (flags.IsSet("offset")) r.set_offset(static_cast<float>(offset));
@@ -158,6 +165,7 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
   r.set_start(static_cast<uint64_t>(start));
   r.set_drop_last(drop_last);
   r.set_on_error(on_error == "skip" ? v1::ON_ERROR_SKIP : v1::ON_ERROR_FAIL);
+  r.set_ignore_exif_orientation(ignore_exif_orientation);
   if (absl::Status s = SetSplit(*this, &r); !s.ok()) return s;
   if (absl::Status s = SetAugmentation(*this, flags, &r); !s.ok()) return s;
   return r;

@@ -17,7 +17,7 @@ struct StreamFlags {
   int64_t batch_size = 32;
   std::string size;  // "HxW" or empty for each image's own size
   std::string resize_mode = "stretch";
-  std::string normalize = "rescale";
+  std::string normalize = "rescale";  // sent only if given (the server's default)
   double scale = 1.0 / 255.0;
   double offset = 0.0;
   std::string layout = "nchw";
@@ -29,7 +29,8 @@ struct StreamFlags {
   int64_t world_size = 1;
   int64_t start = 0;
   bool drop_last = false;
-  std::string on_error = "fail";
+  std::string on_error = "skip";  // the protocol's default
+  bool ignore_exif_orientation = false;
   double validation_split = 0.0;
   std::string subset;  // "", "training" or "validation"
   int64_t split_seed = 0;

@@ -20,8 +20,10 @@ absl::StatusOr<v1::StreamBatchesRequest> Request(std::vector<std::string> args) 
 TEST(StreamFlagsTest, DefaultsLeaveTheNewOptionsOff) {
   ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r, Request({}));
   EXPECT_EQ(r.dataset(), "d");
-  EXPECT_EQ(r.normalize(), v1::NORMALIZATION_RESCALE);
+  EXPECT_EQ(r.normalize(), v1::NORMALIZATION_UNSPECIFIED);  // the server's default: rescale
   EXPECT_FALSE(r.has_scale());
+  EXPECT_EQ(r.on_error(), v1::ON_ERROR_SKIP);
+  EXPECT_FALSE(r.ignore_exif_orientation());
   EXPECT_EQ(r.validation_split(), 0);
   EXPECT_EQ(r.subset(), v1::SUBSET_UNSPECIFIED);
   EXPECT_EQ(r.resize_mode(), v1::RESIZE_MODE_STRETCH);
@@ -98,6 +100,12 @@ TEST(StreamFlagsTest, BadCropOptionsNameTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, "--crop_scale applies only with --random_resized_crop"));
   EXPECT_THAT(Request({"--random_resized_crop"}),
               StatusIs(absl::StatusCode::kInvalidArgument, "--random_resized_crop needs --size=HxW"));
+}
+
+TEST(StreamFlagsTest, OnErrorAndExifOrientation) {
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r, Request({"--on_error=fail", "--ignore_exif_orientation"}));
+  EXPECT_EQ(r.on_error(), v1::ON_ERROR_FAIL);
+  EXPECT_TRUE(r.ignore_exif_orientation());
 }
 
 TEST(StreamFlagsTest, RankMustBeBelowWorldSize) {
