@@ -36,4 +36,14 @@ function(imagefeed_test name)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "IMAGEFEED_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+  if("unit" IN_LIST ARG_LABELS)
+    set_property(GLOBAL APPEND PROPERTY IMAGEFEED_UNIT_TESTS ${name})
+  endif()
+endfunction()
+
+# Target `unit_tests` builds every unit-test binary and nothing else (the
+# sanitizer phase of scripts/test.sh). Call once, after all subdirectories.
+function(imagefeed_unit_tests_target)
+  get_property(tests GLOBAL PROPERTY IMAGEFEED_UNIT_TESTS)
+  add_custom_target(unit_tests DEPENDS ${tests})
 endfunction()

@@ -13,7 +13,8 @@ echo "== phase 1: release build, all tests"
 [[ "${IMAGEFEED_QUICK:-0}" == 1 ]] && exit 0
 
 echo "== phase 2: ASan + UBSan build, unit tests"
-BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DIMAGEFEED_SANITIZE=ON" SKIP_APT=1 ./scripts/build.sh
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DIMAGEFEED_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"${JOBS:-2}" --target unit_tests
 (cd build-asan && ctest --output-on-failure -j2 -L unit)
 
 echo "== phase 3: libFuzzer targets, ${FUZZ_SECONDS:-60} s each"

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/flags.h"
@@ -37,7 +38,33 @@ struct ServerFlags {
   std::vector<std::string> color_modes;
   int64_t stats_sample = 0;
   int64_t stats_seed = 0;
+  std::string auth_token_file;
+  std::string tls_cert;
+  std::string tls_key;
 };
+
+// Server credentials: TLS when a certificate and key are given, else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const ServerFlags& f) {
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (f.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  std::vector<uint8_t> cert, key;
+  absl::Status s = ReadFileToBuffer(f.tls_cert, &cert, 1 << 20);
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("--tls_cert: ", s.message()));
+  s = ReadFileToBuffer(f.tls_key, &key, 1 << 20);
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("--tls_key: ", s.message()));
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({std::string(key.begin(), key.end()), std::string(cert.begin(), cert.end())});
+  return grpc::SslServerCredentials(options);
+}
+
+// True for addresses only this machine can reach.
+bool IsLoopback(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || absl::StartsWith(host, "127.") ||
+         absl::StartsWith(host, "unix:");
+}
 
 // Parses the repeatable --color_mode=NAME=rgb|grayscale.
 absl::StatusOr<std::map<std::string, ColorMode>> ParseColorModes(const std::vector<std::string>& specs) {
@@ -109,6 +136,10 @@ int Run(int argc, char** argv) {
   flags.AddRepeated("color_mode", &f.color_modes, "NAME=rgb|grayscale: colour mode of a dataset (default rgb)");
   flags.AddInt("stats_sample", &f.stats_sample, "fit statistics on a seeded sample of N images; 0 = all", 0);
   flags.AddInt("stats_seed", &f.stats_seed, "seed of the --stats_sample sample", 0);
+  flags.AddString("auth_token_file", &f.auth_token_file,
+                  "require 'authorization: Bearer <token>' on every RPC except health (token read from this file)");
+  flags.AddString("tls_cert", &f.tls_cert, "PEM certificate chain: serve TLS (with --tls_key)");
+  flags.AddString("tls_key", &f.tls_key, "PEM private key of --tls_cert");
   absl::Status parsed = flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
   if (flags.help_requested()) {
     std::cout << flags.Usage();
@@ -145,14 +176,33 @@ int Run(int argc, char** argv) {
   stats.cache_dir = f.cache_dir;
   stats.sample_limit = f.stats_sample;
   stats.sample_seed = static_cast<uint64_t>(f.stats_seed);
+  TokenAuth auth;
+  if (!f.auth_token_file.empty()) {
+    auto loaded = TokenAuth::FromFile(f.auth_token_file);
+    if (!loaded.ok()) {
+      std::cerr << "imagefeed-server: " << loaded.status().message() << "\n";
+      return 1;
+    }
+    auth = *std::move(loaded);
+  }
+  auto credentials = MakeCredentials(f);
+  if (!credentials.ok()) {
+    std::cerr << "imagefeed-server: " << credentials.status().message() << "\n";
+    return 1;
+  }
+  if (!auth.enabled() && !IsLoopback(f.listen)) {
+    std::cerr << "imagefeed-server: warning: listening on " << f.listen
+              << " without --auth_token_file: anyone who can reach this address can read the datasets\n";
+  }
   ImageFeedCore core(*std::move(datasets), limits, stats);
-  ImageFeedService service(&core);
+  ImageFeedService service(&core, auth);
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Reflection would be an unauthenticated service: only without a token.
+  if (!auth.enabled()) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(f.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(f.listen, *credentials, &port);
   builder.RegisterService(&service);
   // Header fields and framing ride on top of the tensor bytes.
   builder.SetMaxSendMessageSize(static_cast<int>(std::min<int64_t>(f.max_batch_bytes + (16 << 20), INT32_MAX)));

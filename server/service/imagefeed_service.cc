@@ -14,7 +14,13 @@ namespace {
 // Lock order: pipeline listener lock -> mu_ -> pipeline lock.
 class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  BatchStreamReactor(ImageFeedCore* core, const grpc::ByteBuffer* raw_request) : buffers_(core->buffers()) {
+  BatchStreamReactor(ImageFeedCore* core, const TokenAuth& auth, grpc::CallbackServerContext* context,
+                     const grpc::ByteBuffer* raw_request)
+      : buffers_(core->buffers()) {
+    if (absl::Status allowed = auth.Check(*context); !allowed.ok()) {
+      FinishOnce(ToGrpcStatus(allowed));
+      return;
+    }
     v1::StreamBatchesRequest request;
     grpc::ByteBuffer copy(*raw_request);
     grpc::Status parsed = grpc::SerializationTraits<v1::StreamBatchesRequest>::Deserialize(&copy, &request);
@@ -129,20 +135,24 @@ grpc::ServerUnaryReactor* ImageFeedService::ListDatasets(grpc::CallbackServerCon
                                                          const v1::ListDatasetsRequest* request,
                                                          v1::ListDatasetsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(core_->ListDatasets(*request, response)));
+  absl::Status s = auth_.Check(*context);
+  if (s.ok()) s = core_->ListDatasets(*request, response);
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ImageFeedService::GetStats(grpc::CallbackServerContext* context,
                                                      const v1::GetStatsRequest* request, v1::DatasetStats* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(core_->GetStats(*request, response)));
+  absl::Status s = auth_.Check(*context);
+  if (s.ok()) s = core_->GetStats(*request, response);
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* ImageFeedService::StreamBatches(grpc::CallbackServerContext*,
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ImageFeedService::StreamBatches(grpc::CallbackServerContext* context,
                                                                            const grpc::ByteBuffer* request) {
-  return new BatchStreamReactor(core_, request);
+  return new BatchStreamReactor(core_, auth_, context, request);
 }
 
 }  // namespace imagefeed

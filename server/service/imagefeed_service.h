@@ -5,6 +5,7 @@
 
 #include "imagefeed/v1/imagefeed.grpc.pb.h"
 #include "server/service/imagefeed_core.h"
+#include "server/service/token_auth.h"
 
 namespace imagefeed {
 
@@ -13,10 +14,11 @@ using ImageFeedServiceBase = v1::ImageFeed::WithCallbackMethod_ListDatasets<v1::
 
 // The gRPC adapter over ImageFeedCore (callback API). StreamBatches is a raw
 // method so batches go out as zero-copy ByteBuffers (see batch_wire.h).
-// Thread-safe. `core` must outlive the service.
+// Every call is checked against `auth` first. Thread-safe. `core` must
+// outlive the service.
 class ImageFeedService final : public ImageFeedServiceBase {
  public:
-  explicit ImageFeedService(ImageFeedCore* core) : core_(core) {}
+  explicit ImageFeedService(ImageFeedCore* core, TokenAuth auth = {}) : core_(core), auth_(std::move(auth)) {}
 
   grpc::ServerUnaryReactor* ListDatasets(grpc::CallbackServerContext* context, const v1::ListDatasetsRequest* request,
                                          v1::ListDatasetsResponse* response) override;
@@ -27,6 +29,7 @@ class ImageFeedService final : public ImageFeedServiceBase {
 
  private:
   ImageFeedCore* const core_;
+  const TokenAuth auth_;
 };
 
 }  // namespace imagefeed

@@ -1,0 +1,42 @@
+#ifndef IMAGEFEED_SERVER_SERVICE_TOKEN_AUTH_H_
+#define IMAGEFEED_SERVER_SERVICE_TOKEN_AUTH_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace imagefeed {
+
+// Bearer-token authentication: every imagefeed RPC must carry metadata
+// `authorization: Bearer <token>`. (gRPC's health service is registered
+// separately and stays open, so orchestrators can probe it.) Immutable, so
+// thread-safe.
+class TokenAuth {
+ public:
+  // No authentication: every call is allowed.
+  TokenAuth() = default;
+
+  // Reads the token from `path` (surrounding whitespace removed).
+  // INVALID_ARGUMENT if the file is empty; the read error otherwise.
+  static absl::StatusOr<TokenAuth> FromFile(const std::string& path);
+  // For tests.
+  static TokenAuth FromToken(const std::string& token);
+
+  bool enabled() const { return enabled_; }
+
+  // OK if the call carries the token; UNAUTHENTICATED otherwise. The
+  // comparison takes the same time whatever the presented token is (both
+  // sides are hashed, then compared with CRYPTO_memcmp).
+  absl::Status Check(const grpc::CallbackServerContext& context) const;
+
+ private:
+  bool enabled_ = false;
+  std::string token_digest_;  // SHA-256 of the token
+};
+
+}  // namespace imagefeed
+
+#endif  // IMAGEFEED_SERVER_SERVICE_TOKEN_AUTH_H_
