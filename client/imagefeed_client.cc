@@ -29,13 +29,19 @@ ImageFeedClient::ImageFeedClient(const std::string& target, const ClientOptions&
     : target_(target), options_(options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_bytes);
-  channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  channel_ = grpc::CreateCustomChannel(target, credentials, args);
   stub_ = v1::ImageFeed::NewStub(channel_);
 }
 
 absl::StatusOr<v1::ListDatasetsResponse> ImageFeedClient::ListDatasets() {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(options_.unary_timeout_seconds));
+  Prepare(&context, /*unary=*/true);
   v1::ListDatasetsResponse response;
   grpc::Status s = stub_->ListDatasets(&context, v1::ListDatasetsRequest(), &response);
   if (!s.ok()) return FromGrpcStatus(s, target_);
@@ -44,7 +50,7 @@ absl::StatusOr<v1::ListDatasetsResponse> ImageFeedClient::ListDatasets() {
 
 absl::StatusOr<v1::DatasetStats> ImageFeedClient::GetStats(const std::string& dataset) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(options_.unary_timeout_seconds));
+  Prepare(&context, /*unary=*/true);
   v1::GetStatsRequest request;
   request.set_dataset(dataset);
   v1::DatasetStats response;
@@ -60,8 +66,16 @@ absl::StatusOr<v1::DatasetStats> ImageFeedClient::GetStats(const std::string& da
 
 std::unique_ptr<BatchReader> ImageFeedClient::StreamBatches(const v1::StreamBatchesRequest& request) {
   auto context = std::make_unique<grpc::ClientContext>();
+  Prepare(context.get(), /*unary=*/false);
   auto reader = stub_->StreamBatches(context.get(), request);
   return std::make_unique<BatchReader>(std::move(context), std::move(reader), target_);
+}
+
+void ImageFeedClient::Prepare(grpc::ClientContext* context, bool unary) const {
+  if (!options_.token.empty()) context->AddMetadata("authorization", "Bearer " + options_.token);
+  if (unary) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(options_.unary_timeout_seconds));
+  }
 }
 
 }  // namespace imagefeed

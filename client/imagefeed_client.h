@@ -17,6 +17,12 @@ struct ClientOptions {
   int max_receive_bytes = 1 << 30;
   // Deadline for unary calls.
   int unary_timeout_seconds = 30;
+  // Sent as `authorization: Bearer <token>` on every call when not empty.
+  std::string token;
+  // TLS: verify the server against `tls_ca_pem` (PEM), or the system roots
+  // when it is empty.
+  bool tls = false;
+  std::string tls_ca_pem;
 };
 
 // Reads one StreamBatches call. Thread-compatible.
@@ -62,6 +68,9 @@ class ImageFeedClient {
   const ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ImageFeed::Stub> stub_;
+
+  // Adds the per-call metadata (token) and deadline to `context`.
+  void Prepare(grpc::ClientContext* context, bool unary) const;
 };
 
 // Converts a gRPC status into an absl::Status; UNAVAILABLE errors name `target`.

@@ -35,14 +35,14 @@ std::string BenchJson(const StreamTotals& t) {
 }  // namespace
 
 int RunBench(const Args& args) {
-  std::string server = kDefaultServer;
+  ConnectionFlags conn;
   bool json = false;
   int64_t batches = 0;
   StreamFlags stream;
   FlagSet flags("imagefeed bench",
                 "Streams batches without looking at them and reports throughput (samples/s, MB/s of tensor data) "
                 "and the time to the first batch, both measured from the request.");
-  flags.AddString("server", &server, "server address HOST:PORT");
+  conn.Register(&flags);
   flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
   flags.AddBool("json", &json,
                 "print one JSON object: samples, batches, seconds, samples_per_second, mb_per_second, "
@@ -52,7 +52,9 @@ int RunBench(const Args& args) {
   auto request = stream.ToRequest(flags);
   if (!request.ok()) return UsageError(request.status());
 
-  ImageFeedClient client(server);
+  auto connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  ImageFeedClient& client = **connected;
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
   auto ignore = [](const v1::Batch&) { return absl::OkStatus(); };

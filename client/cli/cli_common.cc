@@ -2,8 +2,11 @@
 
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
 
 namespace imagefeed {
 
@@ -37,6 +40,31 @@ absl::StatusOr<v1::DatasetInfo> FindDataset(ImageFeedClient& client, const std::
   }
   return absl::NotFoundError(
       absl::StrCat("dataset '", name, "' is not served here (serving: ", absl::StrJoin(names, ", "), ")"));
+}
+
+void ConnectionFlags::Register(FlagSet* flags) {
+  flags->AddString("server", &server, "server address HOST:PORT");
+  flags->AddString("token_file", &token_file, "file holding the server's auth token (sent as a bearer token)");
+  flags->AddBool("tls", &tls, "connect with TLS, verifying the server against the system roots");
+  flags->AddString("tls_ca", &tls_ca, "PEM file of the CA that signed the server's TLS certificate (implies --tls)");
+}
+
+absl::StatusOr<std::unique_ptr<ImageFeedClient>> ConnectionFlags::Connect() const {
+  ClientOptions options;
+  auto read = [](const std::string& flag, const std::string& path, std::string* out) -> absl::Status {
+    std::vector<uint8_t> bytes;
+    absl::Status s = ReadFileToBuffer(path, &bytes, 1 << 20);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("--", flag, ": ", s.message()));
+    out->assign(bytes.begin(), bytes.end());
+    return absl::OkStatus();
+  };
+  if (!token_file.empty()) {
+    RETURN_IF_ERROR(read("token_file", token_file, &options.token));
+    absl::StripAsciiWhitespace(&options.token);
+  }
+  if (!tls_ca.empty()) RETURN_IF_ERROR(read("tls_ca", tls_ca, &options.tls_ca_pem));
+  options.tls = tls || !tls_ca.empty();
+  return std::make_unique<ImageFeedClient>(server, options);
 }
 
 }  // namespace imagefeed

@@ -4,6 +4,7 @@
 // Helpers shared by the CLI's commands: exit codes, error printing, flag
 // parsing and dataset lookup.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,19 @@ constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitStillFitting = 3;
 constexpr int kExitCheckFailed = 4;
+
+// The flags every command uses to reach a server: --server, --token_file, --tls_ca.
+struct ConnectionFlags {
+  std::string server = kDefaultServer;
+  std::string token_file;
+  std::string tls_ca;
+  bool tls = false;
+
+  void Register(FlagSet* flags);
+  // A client for --server with the token and TLS settings; the error names
+  // the flag whose file cannot be read.
+  absl::StatusOr<std::unique_ptr<ImageFeedClient>> Connect() const;
+};
 
 // Prints `s` to stderr as "imagefeed: CODE: message"; returns kExitError.
 int Fail(const absl::Status& s);

@@ -17,7 +17,7 @@
 namespace imagefeed {
 
 int RunDump(const Args& args) {
-  std::string server = kDefaultServer;
+  ConnectionFlags conn;
   std::string out;
   int64_t columns = 0;
   int64_t max_tiles = 256;
@@ -26,7 +26,7 @@ int RunDump(const Args& args) {
                 "Fetches one batch and writes it as a contact sheet PNG: a grid of tiles, denormalized back to "
                 "0..255 (normalize=none and uint8 as is, rescale inverted, other modes stretched per tile), each "
                 "labelled with its class name and sample id.");
-  flags.AddString("server", &server, "server address HOST:PORT");
+  conn.Register(&flags);
   flags.AddString("out", &out, "PNG file to write (required)");
   flags.AddInt("columns", &columns, "tiles per row; 0 = about square", 0, 1024);
   flags.AddInt("max_tiles", &max_tiles, "show at most this many samples of the batch", 1, 4096);
@@ -36,7 +36,9 @@ int RunDump(const Args& args) {
   auto request = stream.ToRequest(flags);
   if (!request.ok()) return UsageError(request.status());
 
-  ImageFeedClient client(server);
+  auto connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  ImageFeedClient& client = **connected;
   absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request->dataset());
   if (!info.ok()) return Fail(info.status());
   v1::Batch batch;

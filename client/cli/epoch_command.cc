@@ -96,13 +96,13 @@ void PrintText(const v1::StreamBatchesRequest& req, const DeliveryReport& r, con
 }  // namespace
 
 int RunEpoch(const Args& args) {
-  std::string server = kDefaultServer;
+  ConnectionFlags conn;
   bool json = false;
   StreamFlags stream;
   FlagSet flags("imagefeed epoch",
                 "Streams a whole epoch of this rank's share and checks that every sample is delivered (or reported "
                 "skipped) exactly once. Exit 4 if a sample is duplicated, missing or out of place.");
-  flags.AddString("server", &server, "server address HOST:PORT");
+  conn.Register(&flags);
   flags.AddBool("json", &json,
                 "print one JSON object: samples, batches, unique, duplicates, seconds, samples_per_second, skipped, "
                 "mb_per_second, time_to_first_batch_seconds, expected, missing, extra, out_of_range, "
@@ -112,7 +112,9 @@ int RunEpoch(const Args& args) {
   auto request = stream.ToRequest(flags);
   if (!request.ok()) return UsageError(request.status());
 
-  ImageFeedClient client(server);
+  auto connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  ImageFeedClient& client = **connected;
   absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request->dataset());
   if (!info.ok()) return Fail(info.status());
   const std::optional<int64_t> expected = ExpectedPositions(*request, info->num_samples());

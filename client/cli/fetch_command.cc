@@ -12,12 +12,12 @@
 namespace imagefeed {
 
 int RunFetch(const Args& args) {
-  std::string server = kDefaultServer;
+  ConnectionFlags conn;
   bool json = false;
   int64_t batches = 0;
   StreamFlags stream;
   FlagSet flags("imagefeed fetch", "Streams batches and prints one line (or JSON object) per batch.");
-  flags.AddString("server", &server, "server address HOST:PORT");
+  conn.Register(&flags);
   flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
   flags.AddBool("json", &json,
                 "one JSON object per batch: epoch, position, shape, dtype, labels, sample_ids, mean, std, min, max, "
@@ -27,7 +27,9 @@ int RunFetch(const Args& args) {
   auto request = stream.ToRequest(flags);
   if (!request.ok()) return UsageError(request.status());
 
-  ImageFeedClient client(server);
+  auto connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  ImageFeedClient& client = **connected;
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
   const bool shared_terminal = StdoutIsTerminal();

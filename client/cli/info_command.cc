@@ -31,13 +31,15 @@ void PrintJson(const v1::ListDatasetsResponse& response) {
 }  // namespace
 
 int RunInfo(const Args& args) {
-  std::string server = kDefaultServer;
+  ConnectionFlags conn;
   bool json = false;
   FlagSet flags("imagefeed info", "Lists the datasets a server serves.");
-  flags.AddString("server", &server, "server address HOST:PORT");
+  conn.Register(&flags);
   flags.AddBool("json", &json, "print JSON");
   if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
-  ImageFeedClient client(server);
+  auto connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  ImageFeedClient& client = **connected;
   auto response = client.ListDatasets();
   if (!response.ok()) return Fail(response.status());
   if (json) {

@@ -31,7 +31,7 @@ void PrintStats(const v1::DatasetStats& stats, bool json, const std::string& for
 }  // namespace
 
 int RunStats(const Args& args) {
-  std::string server = kDefaultServer;
+  ConnectionFlags conn;
   std::string dataset;
   bool json = false;
   std::string format = "table";
@@ -39,7 +39,7 @@ int RunStats(const Args& args) {
   FlagSet flags("imagefeed stats",
                 "Prints the per-channel count, mean, std, min and max (values in [0, 1]) the server fitted over "
                 "every pixel of a dataset. Exit 3 if --wait=false and the server is still fitting.");
-  flags.AddString("server", &server, "server address HOST:PORT");
+  conn.Register(&flags);
   flags.AddString("dataset", &dataset, "dataset name (see 'imagefeed info')");
   flags.AddBool("json", &json, "print one JSON object: count, mean, std, min, max");
   flags.AddEnum("format", &format,
@@ -55,7 +55,9 @@ int RunStats(const Args& args) {
     return UsageError(absl::InvalidArgumentError(absl::StrCat("--json and --format=", format, " exclude each other")));
   }
 
-  ImageFeedClient client(server);
+  auto connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  ImageFeedClient& client = **connected;
   const bool tty = StderrIsTerminal();
   auto clear_progress = [&] {
     if (tty) std::fputs("\r\x1b[K", stderr);
