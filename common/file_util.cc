@@ -1,6 +1,8 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,17 +31,66 @@ class Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
   int get() const { return fd_; }
 
  private:
   int fd_;
 };
 
+// Reads the open regular file `fd` (named `path` in errors) into `out`.
+absl::Status ReadOpenFile(const Fd& fd, const std::string& path, std::vector<uint8_t>* out, uint64_t max_bytes);
+
 }  // namespace
 
 absl::Status ReadFileToBuffer(const std::string& path, std::vector<uint8_t>* out, uint64_t max_bytes) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
+  return ReadOpenFile(fd, path, out, max_bytes);
+}
+
+absl::Status ReadFileBeneath(int dir_fd, const std::string& relative, std::vector<uint8_t>* out,
+                             uint64_t max_bytes) {
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  int raw = static_cast<int>(syscall(SYS_openat2, dir_fd, relative.c_str(), &how, sizeof(how)));
+  if (raw < 0 && errno == ENOSYS) {
+    // Walk the components ourselves, refusing symlinks and "..".
+    Fd dir(dup(dir_fd));
+    size_t begin = 0;
+    for (;;) {
+      size_t slash = relative.find('/', begin);
+      std::string part = relative.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin);
+      if (part.empty() || part == "." || part == "..") {
+        return absl::InvalidArgumentError(absl::StrCat("'", relative, "' is not a plain relative path"));
+      }
+      if (slash == std::string::npos) {
+        raw = openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        break;
+      }
+      Fd next(openat(dir.get(), part.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY));
+      if (next.get() < 0) return ErrnoStatus(errno, "cannot open", relative);
+      dir = std::move(next);
+      begin = slash + 1;
+    }
+  }
+  if (raw < 0) {
+    if (errno == EXDEV) {
+      return absl::PermissionDeniedError(absl::StrCat("'", relative, "' resolves outside the dataset root"));
+    }
+    return ErrnoStatus(errno, "cannot open", relative);
+  }
+  Fd fd(raw);
+  return ReadOpenFile(fd, relative, out, max_bytes);
+}
+
+namespace {
+
+absl::Status ReadOpenFile(const Fd& fd, const std::string& path, std::vector<uint8_t>* out, uint64_t max_bytes) {
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
   if (!S_ISREG(st.st_mode)) {
@@ -68,6 +119,8 @@ absl::Status ReadFileToBuffer(const std::string& path, std::vector<uint8_t>* out
   out->resize(filled);
   return absl::OkStatus();
 }
+
+}  // namespace
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) {
   std::string tmp = absl::StrCat(path, ".tmp.", getpid());

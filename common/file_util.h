@@ -17,6 +17,14 @@ namespace imagefeed {
 absl::Status ReadFileToBuffer(const std::string& path, std::vector<uint8_t>* out,
                               uint64_t max_bytes = uint64_t{1} << 30);
 
+// Reads `relative` below the directory `dir_fd` into `out`, resolving no
+// symlink at all and never leaving that directory (openat2 with
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; on kernels without openat2, every
+// component is opened with O_NOFOLLOW in turn). Errors as ReadFileToBuffer,
+// naming `relative`.
+absl::Status ReadFileBeneath(int dir_fd, const std::string& relative, std::vector<uint8_t>* out,
+                             uint64_t max_bytes = uint64_t{1} << 30);
+
 // Writes `data` to `path` atomically (temporary file + rename).
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data);
 

@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 
 namespace imagefeed {
@@ -153,12 +154,22 @@ absl::StatusOr<std::shared_ptr<const DatasetIndex>> DatasetIndex::Build(const st
     index->classes_.push_back(e.name);
     index->class_counts_.push_back(static_cast<int64_t>(index->samples_.size() - before));
   }
+  index->root_fd_ = open(index->root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (index->root_fd_ < 0) return WithContext(ErrnoStatus(errno, "cannot open root", index->root_), context);
   if (index->samples_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         context, " at '", index->root_, "' has no images: expected ROOT/<class>/<file> with ",
         "extension .jpg, .jpeg or .png (found ", index->classes_.size(), " class folders)"));
   }
   return std::shared_ptr<const DatasetIndex>(std::move(index));
+}
+
+DatasetIndex::~DatasetIndex() {
+  if (root_fd_ >= 0) close(root_fd_);
+}
+
+absl::Status DatasetIndex::ReadSample(int64_t id, std::vector<uint8_t>* out) const {
+  return ReadFileBeneath(root_fd_, samples_[static_cast<size_t>(id)].relative_path, out);
 }
 
 std::string DatasetIndex::SamplePath(int64_t id) const {

@@ -47,11 +47,21 @@ class DatasetIndex {
   // root() + "/" + samples()[id].relative_path. `id` must be in range.
   std::string SamplePath(int64_t id) const;
 
+  // Reads sample `id`'s file into `out` (reusing its capacity). The open
+  // cannot leave the root, whatever was renamed or replaced by a symlink
+  // since indexing (see ReadFileBeneath). `id` must be in range.
+  absl::Status ReadSample(int64_t id, std::vector<uint8_t>* out) const;
+
+  ~DatasetIndex();
+  DatasetIndex(const DatasetIndex&) = delete;
+  DatasetIndex& operator=(const DatasetIndex&) = delete;
+
  private:
   DatasetIndex() = default;
 
   std::string name_;
   std::string root_;
+  int root_fd_ = -1;  // O_PATH descriptor of the root, opened by Build
   std::vector<std::string> classes_;
   std::vector<int64_t> class_counts_;
   std::vector<SampleEntry> samples_;

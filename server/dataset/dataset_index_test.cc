@@ -162,3 +162,25 @@ TEST(DatasetIndexTest, UnreadableClassFolderIsAnError) {
 
 }  // namespace
 }  // namespace imagefeed
+
+namespace imagefeed {
+namespace {
+
+TEST(DatasetIndexEscapeTest, ReadSampleNeverLeavesTheRoot) {
+  ScopedTempDir dir;
+  WriteTestFile(dir.path() + "/root/cls/a.jpg", "inside");
+  WriteTestFile(dir.path() + "/outside/a.jpg", "secret");
+  ASSERT_OK_AND_ASSIGN(auto index, DatasetIndex::Build("d", dir.path() + "/root"));
+  std::vector<uint8_t> buf;
+  ASSERT_OK(index->ReadSample(0, &buf));
+  EXPECT_EQ(std::string(buf.begin(), buf.end()), "inside");
+  // After indexing, the class folder is replaced by a symlink to another tree.
+  ASSERT_EQ(rename((dir.path() + "/root/cls").c_str(), (dir.path() + "/moved").c_str()), 0);
+  ASSERT_EQ(symlink((dir.path() + "/outside").c_str(), (dir.path() + "/root/cls").c_str()), 0);
+  buf.clear();
+  EXPECT_FALSE(index->ReadSample(0, &buf).ok());
+  EXPECT_TRUE(buf.empty() || std::string(buf.begin(), buf.end()) != "secret");
+}
+
+}  // namespace
+}  // namespace imagefeed

@@ -116,7 +116,7 @@ void BatchPipeline::RunSample(Pending* batch, size_t slot) {
     thread_local std::vector<uint8_t> bytes;
     thread_local FloatImage scratch;
     FloatImage* resized = sample_bytes_ > 0 ? &scratch : &batch->natives[slot];
-    absl::Status s = ReadFileToBuffer(plan_.dataset->SamplePath(id), &bytes);
+    absl::Status s = plan_.dataset->ReadSample(id, &bytes);
     if (s.ok()) s = DecodeAndResize(bytes, plan_.transform, id, resized);
     if (plan_.samples_decoded != nullptr) plan_.samples_decoded->fetch_add(1, std::memory_order_relaxed);
     if (s.ok() && sample_bytes_ > 0) WriteSample(*resized, plan_.transform, batch->data->data() + slot * sample_bytes_);

@@ -133,7 +133,7 @@ void StatsFitter::RunChunk(size_t chunk) {
   decode.max_pixels = options_.max_pixels;
   const size_t end = std::min(ids_.size(), (chunk + 1) * kChunkImages);
   for (size_t i = chunk * kChunkImages; i < end && !cancelled_.load(std::memory_order_relaxed); ++i) {
-    absl::Status s = ReadFileToBuffer(dataset_->SamplePath(ids_[i]), &bytes);
+    absl::Status s = dataset_->ReadSample(ids_[i], &bytes);
     if (s.ok()) s = DecodeImage(absl::MakeConstSpan(bytes), decode, &image);
     if (s.ok()) {
       local.AddImage(image, options_.color_mode);
