@@ -2,15 +2,18 @@
 # Installs missing build dependencies (Debian 12 packages; idempotent) and
 # builds imagefeed (Release) into build/: build/bin/imagefeed-server and build/bin/imagefeed.
 # Env: BUILD_DIR (default build), BUILD_TYPE (default Release), JOBS (default 2),
-#      CMAKE_ARGS (extra configure arguments), SKIP_APT=1 to skip the package check.
+#      CMAKE_ARGS (extra configure arguments), SKIP_APT=1 to skip the package check,
+#      EXTRA_PACKAGES (more Debian packages to ensure, e.g. the test tools from scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libjpeg62-turbo-dev: the libjpeg-turbo CMake config of libturbojpeg0-dev also names libjpeg.so/.a.
 PACKAGES=(
-  build-essential cmake pkg-config ccache git clang libclang-rt-14-dev
+  build-essential cmake pkg-config ccache git
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
-  libturbojpeg0-dev libpng-dev libssl-dev libgtest-dev libgmock-dev
-  python3-grpcio python3-protobuf python3-numpy python3-torch python3-pytest python3-yaml
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libssl-dev libgtest-dev libgmock-dev
+  python3-grpcio python3-protobuf python3-numpy
+  ${EXTRA_PACKAGES:-}
 )
 
 if [[ "${SKIP_APT:-0}" != 1 ]]; then

@@ -6,6 +6,9 @@
 # Env: IMAGEFEED_QUICK=1 runs only phase 1. Extra arguments go to phase 1's ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Test tools on top of the build dependencies: clang + libFuzzer runtime, the Python test
+# stack (PyTorch adapter tests, manifest checks), openssl for TLS certificates made at test time.
+export EXTRA_PACKAGES="clang libclang-rt-14-dev python3-torch python3-pytest python3-yaml openssl"
 ./scripts/build.sh
 
 echo "== phase 1: release build, all tests"
