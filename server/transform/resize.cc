@@ -64,23 +64,54 @@ float Sample(const T* p, float inv) {
   return static_cast<float>(*p) * inv;
 }
 
+// One output row of the horizontal pass with the channel count known at
+// compile time, so the taps of all channels are summed in one sweep (and the
+// value scale is applied once per output, not per tap).
+template <int C, typename T>
+void HorizontalRow(const T* row, const ResampleCoeffs& cx, float inv, float* out) {
+  for (int o = 0; o < cx.out_size; ++o) {
+    const Taps& t = cx.taps[o];
+    const float* w = cx.weights.data() + t.offset;
+    const T* p = row + static_cast<size_t>(t.first) * C;
+    float acc[C] = {};
+    for (int i = 0; i < t.count; ++i, p += C) {
+      for (int c = 0; c < C; ++c) acc[c] += w[i] * static_cast<float>(p[c]);
+    }
+    for (int c = 0; c < C; ++c) out[o * C + c] = acc[c] * inv;
+  }
+}
+
+template <typename T>
+void HorizontalRowAnyChannels(const T* row, int channels, const ResampleCoeffs& cx, float inv, float* out) {
+  for (int o = 0; o < cx.out_size; ++o) {
+    const Taps& t = cx.taps[o];
+    const float* w = cx.weights.data() + t.offset;
+    for (int c = 0; c < channels; ++c) {
+      const T* p = row + static_cast<size_t>(t.first) * channels + c;
+      float acc = 0;
+      for (int i = 0; i < t.count; ++i) acc += w[i] * static_cast<float>(p[static_cast<size_t>(i) * channels]);
+      out[o * channels + c] = acc * inv;
+    }
+  }
+}
+
 // Horizontal pass over rows [0, src_h): src (in_w x C, type T) -> tmp (out_w x C).
 template <typename T>
 void HorizontalPass(const T* src, size_t src_stride, int src_h, int channels, float inv,
                     const ResampleCoeffs& cx, float* tmp) {
-  const int out_w = cx.out_size;
+  const size_t out_row = static_cast<size_t>(cx.out_size) * channels;
   for (int y = 0; y < src_h; ++y) {
     const T* row = src + src_stride * y;
-    float* out = tmp + static_cast<size_t>(y) * out_w * channels;
-    for (int o = 0; o < out_w; ++o) {
-      const Taps& t = cx.taps[o];
-      const float* w = cx.weights.data() + t.offset;
-      for (int c = 0; c < channels; ++c) {
-        const T* p = row + static_cast<size_t>(t.first) * channels + c;
-        float acc = 0;
-        for (int i = 0; i < t.count; ++i) acc += w[i] * Sample(p + static_cast<size_t>(i) * channels, inv);
-        out[o * channels + c] = acc;
-      }
+    float* out = tmp + out_row * y;
+    switch (channels) {
+      case 1:
+        HorizontalRow<1>(row, cx, inv, out);
+        break;
+      case 3:
+        HorizontalRow<3>(row, cx, inv, out);
+        break;
+      default:
+        HorizontalRowAnyChannels(row, channels, cx, inv, out);
     }
   }
 }
