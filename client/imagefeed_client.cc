@@ -1,8 +1,14 @@
 #include "client/imagefeed_client.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpcpp/generic/generic_stub.h>
+
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 
 namespace imagefeed {
 
@@ -69,6 +75,48 @@ std::unique_ptr<BatchReader> ImageFeedClient::StreamBatches(const v1::StreamBatc
   Prepare(context.get(), /*unary=*/false);
   auto reader = stub_->StreamBatches(context.get(), request);
   return std::make_unique<BatchReader>(std::move(context), std::move(reader), target_);
+}
+
+absl::StatusOr<bool> ImageFeedClient::CheckHealth(const std::string& service) {
+  // The health protos are not installed for C++ by Debian's gRPC: the two
+  // messages are encoded by hand (HealthCheckRequest{1: service},
+  // HealthCheckResponse{1: status}, SERVING = 1).
+  std::string request_bytes;
+  if (!service.empty()) {
+    request_bytes.push_back(0x0A);
+    google::protobuf::io::StringOutputStream raw(&request_bytes);
+    google::protobuf::io::CodedOutputStream out(&raw);
+    out.WriteVarint32(static_cast<uint32_t>(service.size()));
+    out.WriteString(service);
+  }
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::ClientContext context;
+  Prepare(&context, /*unary=*/true);
+  grpc::GenericStub generic(channel_);
+  absl::Notification done;
+  grpc::Status status;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  if (!status.ok()) return FromGrpcStatus(status, target_);
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return absl::InternalError("unreadable health response");
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
+  uint32_t value = 0;
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag == 0x08) {
+      if (!in.ReadVarint32(&value)) break;
+    } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
+      break;
+    }
+  }
+  return value == 1;
 }
 
 void ImageFeedClient::Prepare(grpc::ClientContext* context, bool unary) const {

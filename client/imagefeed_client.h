@@ -63,6 +63,11 @@ class ImageFeedClient {
   // from a server that predates GetStats.
   absl::StatusOr<v1::DatasetStats> GetStats(const std::string& dataset);
 
+  // Asks gRPC's standard health service (grpc.health.v1.Health/Check) about
+  // `service` ("" = the whole server). True if it answers SERVING; false for
+  // any other status it reports; an error if the call fails.
+  absl::StatusOr<bool> CheckHealth(const std::string& service = "");
+
  private:
   const std::string target_;
   const ClientOptions options_;

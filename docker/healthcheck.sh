@@ -31,4 +31,4 @@ if [ -z "$addr" ]; then
       addr=$host:$port ;;
   esac
 fi
-exec imagefeed info --server="$addr"
+exec imagefeed health --server="$addr"

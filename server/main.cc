@@ -211,11 +211,14 @@ int Run(int argc, char** argv) {
     std::cerr << "imagefeed-server: cannot listen on " << f.listen << "\n";
     return 1;
   }
+  server->GetHealthCheckService()->SetServingStatus(v1::ImageFeed::service_full_name(), true);
   std::cout << "imagefeed-server listening on " << ListenAddress(f.listen, port) << std::endl;
 
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "imagefeed-server: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
+  // Health probes see NOT_SERVING while the running streams wind down.
+  server->GetHealthCheckService()->SetServingStatus(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
   return 0;

@@ -19,7 +19,7 @@ BATCH_KEYS = ["epoch", "position", "shape", "dtype", "labels", "sample_ids", "me
 EPOCH_KEYS = ["samples", "batches", "unique", "duplicates", "seconds", "samples_per_second", "skipped"]
 BENCH_KEYS = ["samples", "batches", "seconds", "samples_per_second", "mb_per_second", "time_to_first_batch_seconds"]
 STATS_KEYS = ["count", "mean", "std", "min", "max"]
-COMMANDS = ["info", "fetch", "epoch", "dump", "bench", "stats"]
+COMMANDS = ["info", "fetch", "epoch", "dump", "bench", "stats", "health"]
 STREAMING_COMMANDS = ["fetch", "epoch", "dump", "bench"]
 NORMALIZE_VALUES = "none, rescale, standardize, minmax, l2, per_image_standardize, per_image_minmax"
 
@@ -193,6 +193,16 @@ class ServerProcessTest(unittest.TestCase):
         r = cli("frobnicate")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("unknown command 'frobnicate'", r.stderr)
+
+    def test_health(self):
+        r = cli("health", f"--server={self.addr}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "SERVING")
+        r = cli("health", f"--server={self.addr}", "--service=imagefeed.v1.ImageFeed")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = cli("health", "--server=127.0.0.1:1")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot reach imagefeed server at 127.0.0.1:1", r.stderr)
 
     def test_help(self):
         r = cli("--help")

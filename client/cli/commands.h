@@ -21,6 +21,7 @@ int RunEpoch(const Args& args);
 int RunDump(const Args& args);
 int RunBench(const Args& args);
 int RunStats(const Args& args);
+int RunHealth(const Args& args);
 
 // A command as `imagefeed --help` lists it.
 struct Command {

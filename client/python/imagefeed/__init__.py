@@ -1,0 +1,22 @@
+"""Python client of imagefeed, a gRPC image data-loader service.
+
+    import imagefeed
+    client = imagefeed.Client("127.0.0.1:50051")
+    for batch in client.batches("demo", batch_size=64, size=(224, 224)):
+        batch.images, batch.labels   # numpy arrays
+
+imagefeed.torch.ImageFeedDataset adapts a stream to torch.utils.data (import it explicitly;
+`import imagefeed` does not import torch).
+"""
+
+import os
+
+# DataLoader workers are forked by default; gRPC works in a forked child only with fork
+# support, which gRPC reads when it is first imported. Set GRPC_ENABLE_FORK_SUPPORT=0 to opt out.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "1")
+
+from imagefeed._batch import Batch  # noqa: E402
+from imagefeed._client import Client, ImageFeedError, UnsupportedError, make_request  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["Batch", "Client", "ImageFeedError", "UnsupportedError", "make_request"]

@@ -1,0 +1,154 @@
+"""Decoding of Batch messages without copying the tensor.
+
+grpcio hands the client each message as one `bytes` object (it has already copied the
+bytes a few times). `Batch.FromString` would copy the tensor once more into the message
+and `.data` once more into a new `bytes`, so instead the top-level wire format is
+scanned here: the `data` field is viewed in place with np.frombuffer and only the small
+remainder (shape, labels, ids, ...) goes through the protobuf parser. Fields may come in
+any order (the server sends `data` last), and fields added to Batch later still parse.
+"""
+
+import numpy as np
+
+from imagefeed._request import enum_names
+from imagefeed.v1 import imagefeed_pb2 as pb
+
+_DATA_FIELD = pb.Batch.DESCRIPTOR.fields_by_name["data"].number
+_DTYPE_NAMES = enum_names(pb.Batch.DESCRIPTOR.fields_by_name["dtype"].enum_type)
+_LAYOUT_NAMES = enum_names(pb.Batch.DESCRIPTOR.fields_by_name["layout"].enum_type)
+
+
+class WireError(ValueError):
+    """The bytes are not a well-formed Batch message."""
+
+
+def _varint(buf, pos):
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(buf):
+            raise WireError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise WireError("varint longer than 10 bytes")
+
+
+def split_data(raw):
+    """Returns (header, offset, length): `raw` without its `data` field, and where the
+    (last, as protobuf specifies) `data` field's bytes lie in `raw`."""
+    pos, end = 0, len(raw)
+    kept = []  # (start, stop) ranges of every field but `data`
+    offset = length = 0
+    while pos < end:
+        field_start = pos
+        key, pos = _varint(raw, pos)
+        wire_type = key & 7
+        if wire_type == 0:
+            _, pos = _varint(raw, pos)
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 2:
+            size, pos = _varint(raw, pos)
+            if key >> 3 == _DATA_FIELD:
+                offset, length = pos, size
+            pos += size
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise WireError(f"unsupported wire type {wire_type}")
+        if pos > end:
+            raise WireError("field runs past the end of the message")
+        if key >> 3 != _DATA_FIELD:
+            if kept and kept[-1][1] == field_start:
+                kept[-1] = (kept[-1][0], pos)
+            else:
+                kept.append((field_start, pos))
+    if len(kept) == 1:
+        header = raw[kept[0][0]:kept[0][1]]
+    else:
+        header = b"".join(raw[a:b] for a, b in kept)
+    return header, offset, length
+
+
+def numpy_dtype(dtype_enum):
+    """np.dtype for a DType enum value (little-endian, as the protocol says)."""
+    name = _DTYPE_NAMES.get(dtype_enum)
+    if name == "unspecified":
+        name = "float32"
+    try:
+        return np.dtype(name).newbyteorder("<")
+    except TypeError:
+        raise WireError(f"batch dtype {dtype_enum} ({name}) has no numpy equivalent") from None
+
+
+class Batch:
+    """One batch of a stream.
+
+    images      numpy array of the batch's shape and dtype, read-only: a view of the
+                received message (np.frombuffer, no copy); `.copy()` it to write.
+    labels      int64 numpy array, parallel to the samples.
+    sample_ids  int64 numpy array, parallel to the samples.
+    epoch, position, span
+                position is the index of the first sample in the stream's (rank's)
+                sequence; span counts the positions it covers (skipped ones included),
+                so a stream resumes after this batch with start = position + span
+                (`next_start`).
+    skipped     list of dicts {sample_id, path, reason} (samples left out under
+                on_error="skip").
+    layout      "nchw" or "nhwc".
+    stream, target
+                index and address of the server that sent it (several with fan-in);
+                `position` and `span` refer to that server's stream.
+    message     the Batch protobuf without `data` (for fields added later).
+    """
+
+    __slots__ = ("images", "labels", "sample_ids", "epoch", "position", "span", "skipped",
+                 "layout", "stream", "target", "message")
+
+    @property
+    def next_start(self):
+        return self.position + self.span
+
+    def __len__(self):
+        return len(self.sample_ids)
+
+    def __repr__(self):
+        return (f"Batch(shape={self.images.shape}, dtype={self.images.dtype}, epoch={self.epoch}, "
+                f"position={self.position}, span={self.span}, stream={self.stream})")
+
+
+def decode_batch(raw, stream=0, target=""):
+    """Builds a Batch from the serialized message `raw` (bytes)."""
+    header, offset, length = split_data(raw)
+    msg = pb.Batch.FromString(header)
+    dtype = numpy_dtype(msg.dtype)
+    shape = tuple(msg.shape)
+    count = 1
+    for d in shape:
+        count *= d
+    if count * dtype.itemsize != length or any(d < 0 for d in shape):
+        raise WireError(f"batch data is {length} bytes, but shape {list(shape)} of {dtype} "
+                        f"needs {count * dtype.itemsize}")
+    b = Batch()
+    if count:
+        b.images = np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
+    else:
+        b.images = np.empty(shape, dtype=dtype)
+    b.labels = np.array(msg.labels, dtype=np.int64)
+    b.sample_ids = np.array(msg.sample_ids, dtype=np.int64)
+    b.epoch = msg.epoch
+    b.position = msg.position
+    b.span = msg.span
+    b.skipped = [{"sample_id": s.sample_id, "path": s.path, "reason": s.reason} for s in msg.skipped]
+    b.layout = _LAYOUT_NAMES.get(msg.layout, "nchw")
+    if b.layout == "unspecified":
+        b.layout = "nchw"
+    b.stream = stream
+    b.target = target
+    b.message = msg
+    return b

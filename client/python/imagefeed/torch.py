@@ -1,0 +1,237 @@
+"""PyTorch adapter: an IterableDataset over imagefeed streams.
+
+    ds = imagefeed.torch.ImageFeedDataset("127.0.0.1:50051", "demo", batch_size=64, size=(224, 224))
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+    for images, labels in loader: ...
+
+The server makes the batches, so the DataLoader must not batch again: batch_size=None.
+"""
+
+import uuid
+import warnings
+import weakref
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import IterableDataset, get_worker_info
+
+from imagefeed._client import Client, ImageFeedError, make_request
+
+# Datasets by id, so that a batch delivered in the main process can report its progress
+# to the dataset object there (workers hold copies of the dataset).
+_DATASETS = weakref.WeakValueDictionary()
+
+
+def _tensor(array):
+    # Batch arrays view the received (immutable) message bytes; torch has no read-only
+    # tensors and warns. Writing into the tensor is possible and harmless (nothing else
+    # uses those bytes), but prefer out-of-place ops on `images`.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
+
+
+def to_tensors(batch):
+    """(images, labels) of an imagefeed.Batch as torch tensors, without copying."""
+    return _tensor(batch.images), _tensor(batch.labels)
+
+
+class TorchBatch:
+    """One batch as torch tensors. Unpacks like the pair (images, labels); also carries
+    sample_ids (int64 tensor), epoch, position, span, skipped and the stream it came from.
+
+    It counts as delivered for ImageFeedDataset.state_dict() once it is unpacked, indexed,
+    or its images, labels or sample_ids are read in the process that owns the dataset
+    (batches a DataLoader has prefetched but not handed out do not count).
+    """
+
+    def __init__(self, images, labels, sample_ids, epoch, position, span, skipped, stream, owner):
+        self._images = images
+        self._labels = labels
+        self._sample_ids = sample_ids
+        self.epoch = epoch
+        self.position = position
+        self.span = span
+        self.skipped = skipped
+        self.stream = stream  # "sub_rank/sub_world_size/server", the key in state_dict()
+        self._owner = owner
+
+    def _deliver(self):
+        owner = _DATASETS.get(self._owner)
+        if owner is not None:
+            owner._delivered(self.stream, self.position + self.span)
+
+    @property
+    def images(self):
+        self._deliver()
+        return self._images
+
+    @property
+    def labels(self):
+        self._deliver()
+        return self._labels
+
+    @property
+    def sample_ids(self):
+        self._deliver()
+        return self._sample_ids
+
+    def __iter__(self):
+        self._deliver()
+        return iter((self._images, self._labels))
+
+    def __getitem__(self, index):
+        self._deliver()
+        return (self._images, self._labels)[index]
+
+    def __len__(self):
+        return 2
+
+    def pin_memory(self):
+        """Called by DataLoader(pin_memory=True)."""
+        return TorchBatch(self._images.pin_memory(), self._labels.pin_memory(), self._sample_ids,
+                          self.epoch, self.position, self.span, self.skipped, self.stream, self._owner)
+
+    def __repr__(self):
+        return (f"TorchBatch(images={tuple(self._images.shape)} {self._images.dtype}, "
+                f"stream={self.stream!r}, position={self.position}, span={self.span})")
+
+
+class ImageFeedDataset(IterableDataset):
+    """A torch IterableDataset streaming `dataset` from imagefeed server(s).
+
+    target: "host:port" or a list of servers serving the same dataset (fan-in; see
+      imagefeed.Client), or an imagefeed.Client (its targets are used).
+    batch_size and **batch_kwargs: as imagefeed.Client.batches (size, normalize, shuffle,
+      seed, drop_last, on_error, ...), checked here (ValueError). Use DataLoader(ds,
+      batch_size=None): batches come from the server.
+    rank, world_size: default to torch.distributed's when it is initialized, else 0 and 1.
+      Each DataLoader worker w of W within rank r reads sub-rank r*W + w of world_size*W,
+      so ranks and workers together deliver every sample exactly once per epoch.
+    Yields TorchBatch objects, which unpack as (images, labels): torch tensors made with
+      torch.from_numpy over the received bytes (no copy in the process that received them).
+
+    set_epoch(e) before each epoch, like DistributedSampler (the order is a permutation drawn
+    from (seed, epoch)). state_dict() records, per stream, how far delivered batches reach;
+    load_state_dict() on a fresh dataset makes the next iteration yield exactly the samples
+    not yet delivered (same world_size, num_workers and servers required). It stays in effect
+    until set_epoch() moves to another epoch. Do not use persistent_workers=True: workers
+    would keep their copy of the epoch and resume state.
+    """
+
+    def __init__(self, target, dataset, batch_size=32, *, token=None, rank=None, world_size=None,
+                 epoch=0, client_options=None, **batch_kwargs):
+        super().__init__()
+        if isinstance(target, Client):
+            targets = target.targets
+            token = token if token is not None else getattr(target, "_token", None)
+        else:
+            targets = [target] if isinstance(target, str) else list(target)
+        for reserved in ("start", "epoch"):
+            if reserved in batch_kwargs:
+                raise ValueError(f"{reserved}= is managed by ImageFeedDataset; use set_epoch() "
+                                 f"and load_state_dict()")
+        if (rank is None) != (world_size is None):
+            raise ValueError("give both rank and world_size, or neither (then torch.distributed's)")
+        make_request(dataset, batch_size=batch_size, **batch_kwargs)  # fail early on bad arguments
+        self._targets = targets
+        self._token = token
+        self._client_options = dict(client_options or {})
+        self._dataset = dataset
+        self._batch_kwargs = dict(batch_kwargs, batch_size=batch_size)
+        self._rank = rank
+        self._world_size = world_size
+        self._epoch = int(epoch)
+        self._resume = {}
+        self._progress = {}
+        self._uid = uuid.uuid4().hex
+        _DATASETS[self._uid] = self
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        # Spawned workers do not inherit torch.distributed; pass its rank on.
+        state["_rank"], state["_world_size"] = self._rank_and_world()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        _DATASETS.setdefault(self._uid, self)
+
+    def _rank_and_world(self):
+        if self._rank is not None:
+            return self._rank, self._world_size
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    @property
+    def epoch(self):
+        return self._epoch
+
+    def set_epoch(self, epoch):
+        """Selects the epoch the next iteration streams. Moving to another epoch forgets
+        the progress of the previous one."""
+        epoch = int(epoch)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._resume = {}
+            self._progress = {}
+
+    def _delivered(self, stream, next_start):
+        self._progress[stream] = next_start
+
+    def state_dict(self):
+        """{"epoch": e, "next_start": {"sub_rank/sub_world_size/server": start}}: where each
+        of this process's streams resumes, after the batches delivered so far."""
+        return {"epoch": self._epoch, "next_start": {**self._resume, **self._progress}}
+
+    def load_state_dict(self, state):
+        self._epoch = int(state["epoch"])
+        self._resume = {str(k): int(v) for k, v in state["next_start"].items()}
+        self._progress = {}
+
+    def _starts(self, sub_rank, sub_world, num_servers):
+        starts = [0] * num_servers
+        for key, start in self._resume.items():
+            r, w, server = (int(x) for x in key.split("/"))
+            if w != sub_world or server >= num_servers:
+                raise ValueError(
+                    f"cannot resume stream {key} (sub-rank/world/server): this iteration reads sub-rank "
+                    f"{sub_rank} of {sub_world} from {num_servers} server(s); resume needs the same "
+                    f"world_size, num_workers and servers as when the state was saved")
+            if r == sub_rank:
+                starts[server] = start
+        return starts
+
+    def __iter__(self):
+        rank, world = self._rank_and_world()
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        sub_rank, sub_world = rank * workers + worker, world * workers
+        starts = self._starts(sub_rank, sub_world, len(self._targets))
+        client = Client(self._targets, token=self._token, **self._client_options)
+        try:
+            stream = client.batches(self._dataset, rank=sub_rank, world_size=sub_world,
+                                    epoch=self._epoch, start=starts if len(starts) > 1 else starts[0],
+                                    **self._batch_kwargs)
+            for b in _explain_fork_errors(stream, info):
+                yield TorchBatch(_tensor(b.images), _tensor(b.labels), _tensor(b.sample_ids), b.epoch,
+                                 b.position, b.span, b.skipped, f"{sub_rank}/{sub_world}/{b.stream}",
+                                 self._uid)
+        finally:
+            client.close()
+
+
+def _explain_fork_errors(stream, worker_info):
+    """gRPC fails in a forked DataLoader worker if the parent used gRPC without fork
+    support; say how to fix that instead of only "Socket operation on non-socket"."""
+    try:
+        yield from stream
+    except ImageFeedError as err:
+        if worker_info is None or err.details is None or "non-socket" not in err.details:
+            raise
+        raise ImageFeedError(
+            err.code, f"{err.details}. This DataLoader worker was forked from a process that used "
+            f"gRPC without fork support: import imagefeed before grpc (it sets "
+            f"GRPC_ENABLE_FORK_SUPPORT=1), set that variable yourself, or use "
+            f"DataLoader(..., multiprocessing_context='spawn')", err.target, err.method) from None

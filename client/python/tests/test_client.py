@@ -1,0 +1,302 @@
+"""imagefeed.Client against real servers and a generated dataset."""
+
+import os
+import socket
+from concurrent import futures
+
+import grpc
+import numpy as np
+import pytest
+
+import imagefeed
+from conftest import CLASSES, HEIGHT, LABELS, NUM_SAMPLES, WIDTH, expected_image, png_bytes
+from imagefeed.v1 import imagefeed_pb2 as pb
+from imagefeed.v1 import imagefeed_pb2_grpc as pb_grpc
+
+
+def collect(stream):
+    batches = list(stream)
+    ids = np.concatenate([b.sample_ids for b in batches]) if batches else np.array([], np.int64)
+    return batches, ids.tolist()
+
+
+def test_datasets_describe_the_generated_dataset(server):
+    datasets = {d["name"]: d for d in imagefeed.Client(server).datasets()}
+    assert set(datasets) == {"tiny", "broken"}
+    tiny = datasets["tiny"]
+    assert tiny["num_samples"] == NUM_SAMPLES
+    assert tiny["classes"] == sorted(CLASSES)
+    assert tiny["class_counts"] == [CLASSES[c] for c in sorted(CLASSES)]
+
+
+def test_unshuffled_uint8_nhwc_batches_are_exact(server):
+    client = imagefeed.Client(server)
+    batches, ids = collect(client.batches("tiny", batch_size=5, shuffle=False, dtype="uint8",
+                                          layout="nhwc"))
+    assert ids == list(range(NUM_SAMPLES))
+    assert [b.position for b in batches] == [0, 5, 10, 15, 20]
+    assert [b.span for b in batches] == [5, 5, 5, 5, 3]
+    for b in batches:
+        assert b.images.dtype == np.uint8 and b.layout == "nhwc"
+        assert b.images.shape == (len(b.sample_ids), HEIGHT, WIDTH, 3)
+        assert b.labels.dtype == np.int64 and b.sample_ids.dtype == np.int64
+        np.testing.assert_array_equal(b.labels, LABELS[b.sample_ids])
+        for image, sample_id in zip(b.images, b.sample_ids):
+            np.testing.assert_array_equal(image, expected_image(sample_id))
+        assert b.epoch == 0 and b.skipped == [] and b.stream == 0 and b.target == server
+
+
+def test_float32_nchw_normalizations(server):
+    client = imagefeed.Client(server)
+    want = np.stack([expected_image(i) for i in range(4)]).transpose(0, 3, 1, 2).astype(np.float32)
+
+    def first(**kwargs):
+        b = next(iter(client.batches("tiny", batch_size=4, shuffle=False, **kwargs)))
+        assert b.images.dtype == np.float32 and b.layout == "nchw"
+        assert b.images.shape == (4, 3, HEIGHT, WIDTH)
+        return b.images
+
+    np.testing.assert_allclose(first(), want / 255, rtol=1e-6)
+    np.testing.assert_allclose(first(normalize="none"), want, rtol=1e-6)
+    np.testing.assert_allclose(first(scale=2 / 255, offset=-1), want * 2 / 255 - 1, rtol=1e-5, atol=1e-6)
+
+
+def test_images_are_a_read_only_view_of_the_message(server):
+    b = next(iter(imagefeed.Client(server).batches("tiny", batch_size=3)))
+    assert not b.images.flags.owndata and not b.images.flags.writeable
+    base = b.images
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(base, bytes)  # the received message itself: no copy was made
+    assert b.images.dtype == np.dtype("<f4")
+
+
+def test_size_resizes(server):
+    b = next(iter(imagefeed.Client(server).batches("tiny", batch_size=4, size=(3, 4), shuffle=False,
+                                                   normalize="none")))
+    assert b.images.shape == (4, 3, 3, 4)
+    # Channel 0 is constant per image, and resizing a constant image keeps it.
+    np.testing.assert_allclose(b.images[:, 0], np.broadcast_to(np.arange(4.0)[:, None, None], (4, 3, 4)),
+                               atol=1e-4)
+    b = next(iter(imagefeed.Client(server).batches("tiny", batch_size=2, size=7)))
+    assert b.images.shape == (2, 3, 7, 7)
+
+
+def test_shuffled_ranks_are_disjoint_and_complete(server):
+    client = imagefeed.Client(server)
+    per_rank = [collect(client.batches("tiny", batch_size=3, seed=7, epoch=2, rank=r, world_size=3))[1]
+                for r in range(3)]
+    everything = sum(per_rank, [])
+    assert sorted(everything) == list(range(NUM_SAMPLES))
+    assert [len(ids) for ids in per_rank] == [8, 8, 7]
+    # Deterministic in (seed, epoch); another epoch is another permutation.
+    assert collect(client.batches("tiny", batch_size=3, seed=7, epoch=2, rank=1, world_size=3))[1] == per_rank[1]
+    other = collect(client.batches("tiny", batch_size=3, seed=7, epoch=3))[1]
+    assert sorted(other) == list(range(NUM_SAMPLES)) and other != everything
+
+
+def test_resume_with_next_start_gives_exactly_the_rest(server):
+    client = imagefeed.Client(server)
+    full = collect(client.batches("tiny", batch_size=4, seed=1, rank=1, world_size=2))[1]
+    stream = client.batches("tiny", batch_size=4, seed=1, rank=1, world_size=2)
+    first = [next(stream), next(stream)]
+    stream.close()
+    rest = collect(client.batches("tiny", batch_size=4, seed=1, rank=1, world_size=2,
+                                  start=first[-1].next_start))[1]
+    head = np.concatenate([b.sample_ids for b in first]).tolist()
+    assert head + rest == full
+
+
+def test_more_kwargs_reach_the_request(server):
+    batches, ids = collect(imagefeed.Client(server).batches("tiny", batch_size=5, drop_last=True))
+    assert [len(b) for b in batches] == [5, 5, 5, 5] and len(set(ids)) == 20
+
+
+def test_on_error_skip_reports_the_bad_file(server):
+    batches, ids = collect(imagefeed.Client(server).batches("broken", batch_size=4, shuffle=False,
+                                                            on_error="skip"))
+    assert ids == [i for i in range(NUM_SAMPLES) if i != 9]
+    skipped = [s for b in batches for s in b.skipped]
+    assert len(skipped) == 1 and skipped[0]["sample_id"] == 9
+    assert skipped[0]["path"].endswith("img_02.png") and skipped[0]["reason"]
+    assert sum(b.span for b in batches) == NUM_SAMPLES
+
+
+def test_decode_failure_raises_data_loss_naming_the_file(server):
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        collect(imagefeed.Client(server).batches("broken", batch_size=4, shuffle=False, on_error="fail"))
+    assert err.value.code == grpc.StatusCode.DATA_LOSS
+    assert "img_02.png" in err.value.details
+
+
+def test_unknown_dataset_is_not_found(server):
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        collect(imagefeed.Client(server).batches("nope"))
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+    assert "nope" in err.value.details and server in str(err.value)
+
+
+def test_server_side_invalid_argument(server):
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        collect(imagefeed.Client(server).batches("tiny", batch_size=0))
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "batch_size" in err.value.details
+
+
+def test_bad_arguments_raise_value_error_before_sending(server):
+    client = imagefeed.Client(server)
+    with pytest.raises(ValueError, match=r"'colour'.*known fields: .*drop_last"):
+        client.batches("tiny", colour="red")
+    with pytest.raises(ValueError, match=r"on_error='sometimes'.*allowed: .*'fail', 'skip'"):
+        client.batches("tiny", on_error="sometimes")
+    with pytest.raises(ValueError, match=r"layout='hwc'.*'nchw', 'nhwc'"):
+        client.batches("tiny", layout="hwc")
+    with pytest.raises(ValueError, match="batch_size"):
+        client.batches("tiny", batch_size=-1)
+    with pytest.raises(ValueError, match="shuffle"):
+        client.batches("tiny", shuffle="yes")
+    with pytest.raises(ValueError, match="size"):
+        client.batches("tiny", size=(1, 2, 3))
+    with pytest.raises(ValueError, match="rank"):
+        client.batches("tiny", rank=2, world_size=2)
+
+
+def test_enum_strings_map_generically_from_the_descriptor():
+    r = imagefeed.make_request("d", normalize="none", layout="nhwc", dtype="uint8", on_error="skip")
+    assert r.normalize == pb.NORMALIZATION_NONE and r.layout == pb.LAYOUT_NHWC
+    assert r.dtype == pb.DTYPE_UINT8 and r.on_error == pb.ON_ERROR_SKIP
+    # Every enum field of the request, including fields other issues add, takes its
+    # values' short lowercase names (and the full names).
+    for field in pb.StreamBatchesRequest.DESCRIPTOR.fields:
+        if field.enum_type is None:
+            continue
+        prefix = field.enum_type.values_by_number[0].name[: -len("UNSPECIFIED")]
+        for value in field.enum_type.values:
+            short = value.name[len(prefix):].lower()
+            assert getattr(imagefeed.make_request("d", **{field.name: short}), field.name) == value.number
+            assert getattr(imagefeed.make_request("d", **{field.name: value.name}), field.name) == value.number
+
+
+def test_unreachable_server_names_the_address():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
+    client = imagefeed.Client(address, timeout=10)
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        client.datasets()
+    assert err.value.code == grpc.StatusCode.UNAVAILABLE and address in err.value.details
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        next(iter(client.batches("tiny")))
+    assert err.value.code == grpc.StatusCode.UNAVAILABLE and address in str(err.value)
+
+
+def test_break_cancels_the_stream_and_the_server_keeps_serving(server):
+    client = imagefeed.Client(server)
+    calls = []
+    conn = client._conns[0]
+    original = conn.stream_batches
+
+    def recording(*args, **kwargs):
+        calls.append(original(*args, **kwargs))
+        return calls[-1]
+
+    conn.stream_batches = recording
+    # 23 batches of 3 MB: far more than gRPC buffers, so the stream is still running.
+    for b in client.batches("tiny", batch_size=1, size=(512, 512)):
+        break
+    del b  # the generator was the loop's only reference: it is closed now
+    assert len(calls) == 1 and calls[0].code() == grpc.StatusCode.CANCELLED
+    assert imagefeed.Client(server).datasets()
+    assert sorted(collect(client.batches("tiny", batch_size=8))[1]) == list(range(NUM_SAMPLES))
+
+
+def test_stats_are_the_fitted_per_channel_statistics(server):
+    stats = imagefeed.Client(server).stats("tiny", wait=True, timeout=60)
+    assert stats["state"] == "ready" and stats["dataset"] == "tiny"
+    pixels = np.stack([expected_image(i) for i in range(NUM_SAMPLES)]).reshape(-1, 3) / 255.0
+    assert stats["count"] == NUM_SAMPLES * HEIGHT * WIDTH
+    np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(stats["std"], pixels.std(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(stats["min"], pixels.min(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(stats["max"], pixels.max(axis=0), rtol=1e-9)
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        imagefeed.Client(server).stats("nope")
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_stats_without_the_rpc_raise_not_implemented(server):
+    client = imagefeed.Client(server)
+    client._conns[0].stub = object()  # stubs generated from a protocol without GetStats
+    with pytest.raises(NotImplementedError, match="does not support GetStats") as err:
+        client.stats("tiny")
+    assert isinstance(err.value, imagefeed.UnsupportedError)
+    assert err.value.code == grpc.StatusCode.UNIMPLEMENTED
+
+
+class _RecordingServicer(pb_grpc.ImageFeedServicer):
+    def __init__(self):
+        self.metadata = []
+
+    def ListDatasets(self, request, context):
+        self.metadata.append(dict(context.invocation_metadata()))
+        return pb.ListDatasetsResponse(datasets=[pb.DatasetInfo(name="x", num_samples=1)])
+
+
+def test_token_is_sent_as_bearer_metadata_and_unimplemented_is_reported():
+    servicer = _RecordingServicer()
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_ImageFeedServicer_to_server(servicer, grpc_server)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    grpc_server.start()
+    try:
+        assert imagefeed.Client(f"127.0.0.1:{port}", token="s3cret").datasets()[0]["name"] == "x"
+        imagefeed.Client(f"127.0.0.1:{port}").datasets()
+        # A server without GetStats answers UNIMPLEMENTED: a NotImplementedError naming it.
+        with pytest.raises(NotImplementedError, match=f"127.0.0.1:{port} does not support GetStats"):
+            imagefeed.Client(f"127.0.0.1:{port}").stats("x")
+    finally:
+        grpc_server.stop(None)
+    assert servicer.metadata[0].get("authorization") == "Bearer s3cret"
+    assert "authorization" not in servicer.metadata[1]
+
+
+def test_fan_in_splits_each_rank_across_servers_exactly_once(server, server2):
+    client = imagefeed.Client([server, server2])
+    assert [d["name"] for d in client.datasets()] == ["tiny"]  # only what both serve
+    per_rank = []
+    for rank in range(2):
+        batches, ids = collect(client.batches("tiny", batch_size=3, seed=5, rank=rank, world_size=2))
+        # Batches alternate between the servers while both have some left.
+        streams = [b.stream for b in batches]
+        assert streams[:4] == [0, 1, 0, 1] and {b.target for b in batches} == {server, server2}
+        per_rank.append(ids)
+    assert sorted(per_rank[0] + per_rank[1]) == list(range(NUM_SAMPLES))
+    # Deterministic, and equal to the sub-ranks read from one server.
+    assert collect(client.batches("tiny", batch_size=3, seed=5, rank=1, world_size=2))[1] == per_rank[1]
+    one = imagefeed.Client(server)
+    sub = [collect(one.batches("tiny", batch_size=3, seed=5, rank=2 + i, world_size=4))[1] for i in range(2)]
+    assert sorted(per_rank[1]) == sorted(sub[0] + sub[1])
+
+
+def test_fan_in_resumes_per_server(server, server2):
+    client = imagefeed.Client([server, server2])
+    full = collect(client.batches("tiny", batch_size=2, seed=3))[1]
+    stream = client.batches("tiny", batch_size=2, seed=3)
+    head = [next(stream) for _ in range(3)]  # server 0, server 1, server 0
+    stream.close()
+    starts = [0, 0]
+    for b in head:
+        starts[b.stream] = b.next_start
+    rest = collect(client.batches("tiny", batch_size=2, seed=3, start=starts))[1]
+    got = np.concatenate([b.sample_ids for b in head]).tolist() + rest
+    assert sorted(got) == sorted(full) == list(range(NUM_SAMPLES))
+    with pytest.raises(ValueError, match="one start per server"):
+        client.batches("tiny", start=4)
+
+
+def test_fan_in_refuses_servers_that_disagree(server, start_server, tmp_path):
+    os.makedirs(tmp_path / "other" / "ant")
+    (tmp_path / "other" / "ant" / "a.png").write_bytes(png_bytes(expected_image(0)))
+    other = start_server(f"--dataset=tiny={tmp_path / 'other'}").address  # 1 sample, 1 class
+    with pytest.raises(imagefeed.ImageFeedError) as err:
+        imagefeed.Client([server, other]).batches("tiny")
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and other in str(err.value)

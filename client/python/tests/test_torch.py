@@ -1,0 +1,160 @@
+"""imagefeed.torch.ImageFeedDataset with real DataLoaders and servers."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip(
+    "torch", reason="PyTorch is not importable by this Python (Debian: apt-get install python3-torch); "
+                    "the imagefeed.torch tests need it")
+
+import imagefeed.torch  # noqa: E402
+from conftest import HEIGHT, LABELS, NUM_SAMPLES, WIDTH, expected_image  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ALL = list(range(NUM_SAMPLES))
+
+
+def ids_of(batches):
+    return [i for b in batches for i in b.sample_ids.tolist()]
+
+
+def test_yields_tensors_with_exact_labels_and_pixels(server):
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4, shuffle=False, normalize="none")
+    seen = []
+    for images, labels in DataLoader(ds, batch_size=None):
+        assert isinstance(images, torch.Tensor) and images.dtype == torch.float32
+        assert images.shape[1:] == (3, HEIGHT, WIDTH) and labels.dtype == torch.int64
+        start = len(seen)
+        ids = list(range(start, start + len(labels)))
+        assert labels.tolist() == LABELS[ids].tolist()
+        want = np.stack([expected_image(i) for i in ids]).transpose(0, 3, 1, 2)
+        np.testing.assert_array_equal(images.numpy(), want.astype(np.float32))
+        seen += ids
+    assert seen == ALL
+
+
+def test_tensors_share_memory_with_the_received_batch(server):
+    batch = next(iter(imagefeed.Client(server).batches("tiny", batch_size=3)))
+    with warnings.catch_warnings(record=True) as warnings_seen:
+        warnings.simplefilter("always")
+        images, labels = imagefeed.torch.to_tensors(batch)
+    assert not [w for w in warnings_seen if "not writable" in str(w.message)]
+    assert images.data_ptr() == batch.images.__array_interface__["data"][0]
+    assert labels.data_ptr() == batch.labels.__array_interface__["data"][0]
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_dataloader_workers_deliver_each_sample_once(server, num_workers):
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=3, seed=4)
+    batches = list(DataLoader(ds, batch_size=None, num_workers=num_workers))
+    ids = ids_of(batches)
+    assert sorted(ids) == ALL
+    for b in batches:
+        assert b.labels.tolist() == LABELS[b.sample_ids.numpy()].tolist()
+    if num_workers == 2:  # both workers contributed
+        assert {b.stream for b in batches} == {"0/2/0", "1/2/0"}
+
+
+def test_ranks_times_workers_deliver_each_sample_once(server):
+    ids = []
+    for rank in range(2):
+        ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=2, seed=9, rank=rank, world_size=2)
+        ids += ids_of(DataLoader(ds, batch_size=None, num_workers=2))
+    assert sorted(ids) == ALL
+
+
+def test_rank_and_world_size_come_from_torch_distributed(server, tmp_path):
+    procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "dist_worker.py"), server,
+                               str(tmp_path / "init"), str(rank), "2", "2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for rank in range(2)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert [r["rank"] for r in results] == [0, 1]
+    assert sorted(results[0]["ids"] + results[1]["ids"]) == ALL
+    assert len(results[0]["ids"]) == 12 and len(results[1]["ids"]) == 11
+    # Rank r's workers read sub-ranks 2r and 2r+1 of 4.
+    assert set(results[1]["state"]["next_start"]) == {"2/4/0", "3/4/0"}
+
+
+def test_set_epoch_changes_the_order_like_distributed_sampler(server):
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=5, seed=2)
+    first = ids_of(DataLoader(ds, batch_size=None))
+    assert ids_of(DataLoader(ds, batch_size=None)) == first
+    ds.set_epoch(1)
+    second = ids_of(DataLoader(ds, batch_size=None))
+    assert sorted(second) == ALL and second != first
+    assert all(b.epoch == 1 for b in DataLoader(ds, batch_size=None))
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_state_dict_resumes_exactly_the_undelivered_samples(server, num_workers):
+    def make():
+        return imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=2, seed=6, epoch=3)
+
+    full = ids_of(DataLoader(make(), batch_size=None, num_workers=num_workers))
+    ds = make()
+    consumed = []
+    for i, (images, labels) in enumerate(DataLoader(ds, batch_size=None, num_workers=num_workers)):
+        consumed.append(labels)
+        if i == 4:
+            state = ds.state_dict()
+            break
+    assert state["epoch"] == 3
+    # The loop has seen 5 batches; the workers have prefetched more, which must not count.
+    assert sum(state["next_start"].values()) == 10
+    resumed = make()
+    resumed.set_epoch(0)  # a fresh dataset at some other epoch: the state sets the epoch
+    resumed.load_state_dict(state)
+    rest = ids_of(DataLoader(resumed, batch_size=None, num_workers=num_workers))
+    head = full[:10]  # in-order DataLoader: the same batches as the first run
+    assert sorted(head + rest) == ALL
+    if num_workers == 0:
+        assert rest == full[10:]  # (with workers the DataLoader restarts its round-robin at worker 0)
+    # After the resumed epoch finishes, resuming again yields nothing more of it.
+    again = make()
+    again.load_state_dict(resumed.state_dict())
+    assert ids_of(DataLoader(again, batch_size=None, num_workers=num_workers)) == []
+    # A different worker count cannot continue the same streams.
+    if num_workers == 2:
+        other = make()
+        other.load_state_dict(state)
+        with pytest.raises(ValueError, match="same world_size, num_workers and servers"):
+            list(DataLoader(other, batch_size=None, num_workers=0))
+
+
+def test_fan_in_with_workers_and_resume(server, server2):
+    def make():
+        return imagefeed.torch.ImageFeedDataset([server, server2], "tiny", batch_size=2, seed=8)
+
+    full = ids_of(DataLoader(make(), batch_size=None, num_workers=2))
+    assert sorted(full) == ALL
+    ds = make()
+    loader = iter(DataLoader(ds, batch_size=None, num_workers=2))
+    head = ids_of([next(loader) for _ in range(5)])
+    state = ds.state_dict()
+    del loader
+    assert set(state["next_start"]) <= {"0/2/0", "0/2/1", "1/2/0", "1/2/1"}
+    resumed = make()
+    resumed.load_state_dict(state)
+    rest = ids_of(DataLoader(resumed, batch_size=None, num_workers=2))
+    assert sorted(head + rest) == ALL
+
+
+def test_bad_arguments_fail_at_construction(server):
+    with pytest.raises(ValueError, match="colour"):
+        imagefeed.torch.ImageFeedDataset(server, "tiny", colour="red")
+    with pytest.raises(ValueError, match="normalize"):
+        imagefeed.torch.ImageFeedDataset(server, "tiny", normalize="whiten")
+    with pytest.raises(ValueError, match="load_state_dict"):
+        imagefeed.torch.ImageFeedDataset(server, "tiny", start=3)
