@@ -67,4 +67,17 @@ absl::StatusOr<std::unique_ptr<ImageFeedClient>> ConnectionFlags::Connect() cons
   return std::make_unique<ImageFeedClient>(server, options);
 }
 
+int ParseStreamCommand(FlagSet& flags, const std::vector<std::string>& args, const ConnectionFlags& conn,
+                       const StreamFlags& stream, v1::StreamBatchesRequest* request,
+                       std::unique_ptr<ImageFeedClient>* client) {
+  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
+  absl::StatusOr<v1::StreamBatchesRequest> r = stream.ToRequest(flags);
+  if (!r.ok()) return UsageError(r.status());
+  *request = *std::move(r);
+  absl::StatusOr<std::unique_ptr<ImageFeedClient>> connected = conn.Connect();
+  if (!connected.ok()) return UsageError(connected.status());
+  *client = *std::move(connected);
+  return -1;
+}
+
 }  // namespace imagefeed

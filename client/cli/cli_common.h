@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "client/cli/stream_flags.h"
 #include "client/imagefeed_client.h"
 #include "common/flags.h"
 
@@ -34,6 +35,13 @@ struct ConnectionFlags {
   // the flag whose file cannot be read.
   absl::StatusOr<std::unique_ptr<ImageFeedClient>> Connect() const;
 };
+
+// The common start of every streaming command: parses `args` into `flags`
+// (in which `conn` and `stream` are registered), builds the request and
+// connects. Returns -1 to continue, else the exit code to return.
+int ParseStreamCommand(FlagSet& flags, const std::vector<std::string>& args, const ConnectionFlags& conn,
+                       const StreamFlags& stream, v1::StreamBatchesRequest* request,
+                       std::unique_ptr<ImageFeedClient>* client);
 
 // Prints `s` to stderr as "imagefeed: CODE: message"; returns kExitError.
 int Fail(const absl::Status& s);

@@ -31,14 +31,12 @@ int RunDump(const Args& args) {
   flags.AddInt("columns", &columns, "tiles per row; 0 = about square", 0, 1024);
   flags.AddInt("max_tiles", &max_tiles, "show at most this many samples of the batch", 1, 4096);
   stream.Register(&flags);
-  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
+  v1::StreamBatchesRequest request_proto;
+  std::unique_ptr<ImageFeedClient> connected;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
   if (out.empty()) return UsageError(absl::InvalidArgumentError("--out=FILE.png is required"));
-  auto request = stream.ToRequest(flags);
-  if (!request.ok()) return UsageError(request.status());
-
-  auto connected = conn.Connect();
-  if (!connected.ok()) return UsageError(connected.status());
-  ImageFeedClient& client = **connected;
+  const v1::StreamBatchesRequest* request = &request_proto;
+  ImageFeedClient& client = *connected;
   absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request->dataset());
   if (!info.ok()) return Fail(info.status());
   v1::Batch batch;

@@ -108,13 +108,11 @@ int RunEpoch(const Args& args) {
                 "mb_per_second, time_to_first_batch_seconds, expected, missing, extra, out_of_range, "
                 "position_errors, ok");
   stream.Register(&flags);
-  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
-  auto request = stream.ToRequest(flags);
-  if (!request.ok()) return UsageError(request.status());
-
-  auto connected = conn.Connect();
-  if (!connected.ok()) return UsageError(connected.status());
-  ImageFeedClient& client = **connected;
+  v1::StreamBatchesRequest request_proto;
+  std::unique_ptr<ImageFeedClient> connected;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
+  const v1::StreamBatchesRequest* request = &request_proto;
+  ImageFeedClient& client = *connected;
   absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request->dataset());
   if (!info.ok()) return Fail(info.status());
   const std::optional<int64_t> expected = ExpectedPositions(*request, info->num_samples());

@@ -23,13 +23,11 @@ int RunFetch(const Args& args) {
                 "one JSON object per batch: epoch, position, shape, dtype, labels, sample_ids, mean, std, min, max, "
                 "skipped");
   stream.Register(&flags);
-  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
-  auto request = stream.ToRequest(flags);
-  if (!request.ok()) return UsageError(request.status());
-
-  auto connected = conn.Connect();
-  if (!connected.ok()) return UsageError(connected.status());
-  ImageFeedClient& client = **connected;
+  v1::StreamBatchesRequest request_proto;
+  std::unique_ptr<ImageFeedClient> connected;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
+  const v1::StreamBatchesRequest* request = &request_proto;
+  ImageFeedClient& client = *connected;
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
   const bool shared_terminal = StdoutIsTerminal();
