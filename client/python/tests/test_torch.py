@@ -17,6 +17,13 @@ import imagefeed.torch  # noqa: E402
 from conftest import HEIGHT, LABELS, NUM_SAMPLES, WIDTH, expected_image  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+
+def make_loader(ds, num_workers=0):
+    """A DataLoader as the README shows it: gRPC cannot be used in forked children of a
+    process that used gRPC, so workers are spawned."""
+    return DataLoader(ds, batch_size=None, num_workers=num_workers,
+                      multiprocessing_context="spawn" if num_workers else None)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL = list(range(NUM_SAMPLES))
 
@@ -28,7 +35,7 @@ def ids_of(batches):
 def test_yields_tensors_with_exact_labels_and_pixels(server):
     ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4, shuffle=False, normalize="none")
     seen = []
-    for images, labels in DataLoader(ds, batch_size=None):
+    for images, labels in make_loader(ds):
         assert isinstance(images, torch.Tensor) and images.dtype == torch.float32
         assert images.shape[1:] == (3, HEIGHT, WIDTH) and labels.dtype == torch.int64
         start = len(seen)
@@ -53,7 +60,7 @@ def test_tensors_share_memory_with_the_received_batch(server):
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_dataloader_workers_deliver_each_sample_once(server, num_workers):
     ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=3, seed=4)
-    batches = list(DataLoader(ds, batch_size=None, num_workers=num_workers))
+    batches = list(make_loader(ds, num_workers))
     ids = ids_of(batches)
     assert sorted(ids) == ALL
     for b in batches:
@@ -66,7 +73,7 @@ def test_ranks_times_workers_deliver_each_sample_once(server):
     ids = []
     for rank in range(2):
         ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=2, seed=9, rank=rank, world_size=2)
-        ids += ids_of(DataLoader(ds, batch_size=None, num_workers=2))
+        ids += ids_of(make_loader(ds, 2))
     assert sorted(ids) == ALL
 
 
@@ -89,12 +96,12 @@ def test_rank_and_world_size_come_from_torch_distributed(server, tmp_path):
 
 def test_set_epoch_changes_the_order_like_distributed_sampler(server):
     ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=5, seed=2)
-    first = ids_of(DataLoader(ds, batch_size=None))
-    assert ids_of(DataLoader(ds, batch_size=None)) == first
+    first = ids_of(make_loader(ds))
+    assert ids_of(make_loader(ds)) == first
     ds.set_epoch(1)
-    second = ids_of(DataLoader(ds, batch_size=None))
+    second = ids_of(make_loader(ds))
     assert sorted(second) == ALL and second != first
-    assert all(b.epoch == 1 for b in DataLoader(ds, batch_size=None))
+    assert all(b.epoch == 1 for b in make_loader(ds))
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
@@ -102,10 +109,10 @@ def test_state_dict_resumes_exactly_the_undelivered_samples(server, num_workers)
     def make():
         return imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=2, seed=6, epoch=3)
 
-    full = ids_of(DataLoader(make(), batch_size=None, num_workers=num_workers))
+    full = ids_of(make_loader(make(), num_workers))
     ds = make()
     consumed = []
-    for i, (images, labels) in enumerate(DataLoader(ds, batch_size=None, num_workers=num_workers)):
+    for i, (images, labels) in enumerate(make_loader(ds, num_workers)):
         consumed.append(labels)
         if i == 4:
             state = ds.state_dict()
@@ -116,7 +123,7 @@ def test_state_dict_resumes_exactly_the_undelivered_samples(server, num_workers)
     resumed = make()
     resumed.set_epoch(0)  # a fresh dataset at some other epoch: the state sets the epoch
     resumed.load_state_dict(state)
-    rest = ids_of(DataLoader(resumed, batch_size=None, num_workers=num_workers))
+    rest = ids_of(make_loader(resumed, num_workers))
     head = full[:10]  # in-order DataLoader: the same batches as the first run
     assert sorted(head + rest) == ALL
     if num_workers == 0:
@@ -124,30 +131,30 @@ def test_state_dict_resumes_exactly_the_undelivered_samples(server, num_workers)
     # After the resumed epoch finishes, resuming again yields nothing more of it.
     again = make()
     again.load_state_dict(resumed.state_dict())
-    assert ids_of(DataLoader(again, batch_size=None, num_workers=num_workers)) == []
+    assert ids_of(make_loader(again, num_workers)) == []
     # A different worker count cannot continue the same streams.
     if num_workers == 2:
         other = make()
         other.load_state_dict(state)
         with pytest.raises(ValueError, match="same world_size, num_workers and servers"):
-            list(DataLoader(other, batch_size=None, num_workers=0))
+            list(make_loader(other, 0))
 
 
 def test_fan_in_with_workers_and_resume(server, server2):
     def make():
         return imagefeed.torch.ImageFeedDataset([server, server2], "tiny", batch_size=2, seed=8)
 
-    full = ids_of(DataLoader(make(), batch_size=None, num_workers=2))
+    full = ids_of(make_loader(make(), 2))
     assert sorted(full) == ALL
     ds = make()
-    loader = iter(DataLoader(ds, batch_size=None, num_workers=2))
+    loader = iter(make_loader(ds, 2))
     head = ids_of([next(loader) for _ in range(5)])
     state = ds.state_dict()
     del loader
     assert set(state["next_start"]) <= {"0/2/0", "0/2/1", "1/2/0", "1/2/1"}
     resumed = make()
     resumed.load_state_dict(state)
-    rest = ids_of(DataLoader(resumed, batch_size=None, num_workers=2))
+    rest = ids_of(make_loader(resumed, 2))
     assert sorted(head + rest) == ALL
 
 
