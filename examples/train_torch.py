@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-import imagefeed  # first: enables gRPC fork support for the DataLoader workers
+import imagefeed
 import imagefeed.torch
 import torch
 from torch import nn

@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import imagefeed  # noqa: E402  (first: it enables gRPC fork support)
+import imagefeed  # noqa: E402
 import imagefeed._malloc  # noqa: E402
 import json  # noqa: E402
 import grpc  # noqa: E402

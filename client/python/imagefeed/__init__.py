@@ -9,14 +9,8 @@ imagefeed.torch.ImageFeedDataset adapts a stream to torch.utils.data (import it 
 `import imagefeed` does not import torch).
 """
 
-import os
-
-# DataLoader workers are forked by default; gRPC works in a forked child only with fork
-# support, which gRPC reads when it is first imported. Set GRPC_ENABLE_FORK_SUPPORT=0 to opt out.
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "1")
-
-from imagefeed._batch import Batch  # noqa: E402
-from imagefeed._client import Client, ImageFeedError, UnsupportedError, make_request  # noqa: E402
+from imagefeed._batch import Batch
+from imagefeed._client import Client, ImageFeedError, UnsupportedError, make_request
 
 __version__ = "0.1.0"
 __all__ = ["Batch", "Client", "ImageFeedError", "UnsupportedError", "make_request"]

@@ -1,5 +1,6 @@
 """imagefeed.Client: datasets, statistics and batch streams from one or several servers."""
 
+import os
 import time
 
 import grpc
@@ -9,6 +10,10 @@ from imagefeed._batch import WireError, decode_batch
 from imagefeed._malloc import tune_malloc as _tune_malloc
 from imagefeed.v1 import imagefeed_pb2 as pb
 from imagefeed.v1 import imagefeed_pb2_grpc as pb_grpc
+
+# The process that created the first Client (gRPC state then exists in it): a process
+# forked from it cannot use gRPC reliably (see imagefeed.torch).
+grpc_used_in_pid = None
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ImageFeed"]
 _STREAM_PATH = f"/{_SERVICE.full_name}/StreamBatches"
@@ -46,9 +51,12 @@ def _from_rpc_error(err, target, method):
 class _Connection:
     """A channel to one server, its generated stub, and a raw StreamBatches method."""
 
-    def __init__(self, target, options):
+    def __init__(self, target, options, credentials):
         self.target = target
-        self.channel = grpc.insecure_channel(target, options=options)
+        if credentials is None:
+            self.channel = grpc.insecure_channel(target, options=options)
+        else:
+            self.channel = grpc.secure_channel(target, credentials, options=options)
         self.stub = pb_grpc.ImageFeedStub(self.channel)
         # No response_deserializer: grpcio hands over the message bytes, which
         # decode_batch() views without copying the tensor (see _batch.py).
@@ -112,26 +120,44 @@ class Client:
       split further: server i streams sub-rank r*N+i of W*N, and batches() interleaves
       the N streams batch by batch in server order (a stream that ends drops out), so
       the result is deterministic and every sample of the rank arrives exactly once.
-    token: sent as `authorization: Bearer <token>` metadata on every call.
+    token: sent as `authorization: Bearer <token>` metadata on every call (servers started
+      with --auth_token_file require it).
+    tls: connect with TLS, verifying the server against the system's roots, or against
+      tls_ca: a PEM file path or PEM bytes (implies tls; for --tls_cert servers).
     timeout: deadline in seconds for the unary calls (datasets, stats).
     tune_malloc: raise glibc's mmap/trim thresholds for this process so large batches reuse
       heap memory instead of being mmap'ed and faulted in each time (about 2-3x less client
       CPU per GB; costs a larger resident heap). See imagefeed/_malloc.py.
 
-    Thread-safe. Not fork-safe (gRPC): create clients after forking.
+    Thread-safe. Not fork-safe: gRPC (grpcio 1.51) does not work reliably in a process
+    forked from one that has used it, even after every client is closed; create clients
+    in the process that uses them, and start worker processes with "spawn" or
+    "forkserver" once a Client exists (see imagefeed.torch).
     """
 
-    def __init__(self, target, token=None, *, timeout=30.0, max_message_bytes=1 << 30, options=(),
-                 tune_malloc=True):
+    def __init__(self, target, token=None, *, tls=False, tls_ca=None, timeout=30.0,
+                 max_message_bytes=1 << 30, options=(), tune_malloc=True):
         targets = [target] if isinstance(target, str) else list(target)
         if not targets or not all(isinstance(t, str) and t for t in targets):
             raise ValueError(f"target={target!r}: expected 'host:port' or a non-empty list of them")
         if tune_malloc:
             _tune_malloc()
+        global grpc_used_in_pid
+        if grpc_used_in_pid is None:
+            grpc_used_in_pid = os.getpid()
         channel_options = [("grpc.max_receive_message_length", max_message_bytes),
                            ("grpc.max_send_message_length", 64 << 20)] + list(options)
-        self._conns = [_Connection(t, channel_options) for t in targets]
-        self._token = token
+        if isinstance(tls_ca, str):
+            with open(tls_ca, "rb") as f:
+                tls_ca = f.read()
+        credentials = None
+        if tls or tls_ca is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
+        # What a copy of this client in another process needs (imagefeed.torch).
+        self.settings = dict(token=token, tls=tls, tls_ca=tls_ca, timeout=timeout,
+                             max_message_bytes=max_message_bytes, options=tuple(options),
+                             tune_malloc=tune_malloc)
+        self._conns = [_Connection(t, channel_options, credentials) for t in targets]
         self._metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
         self._timeout = timeout
         self._checked_fan_in = set()
@@ -141,8 +167,16 @@ class Client:
         return [c.target for c in self._conns]
 
     def close(self):
+        """Closes the channels (streams still open are cancelled)."""
         for c in self._conns:
             c.channel.close()
+
+    def __del__(self):
+        # gRPC channels are not closed when collected; close them with the client.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown)
+            pass
 
     def __enter__(self):
         return self
@@ -276,6 +310,10 @@ class Client:
                         active.remove(i)
                         continue
                     except grpc.RpcError as err:
+                        # The call is the exception; its traceback holds this frame,
+                        # which holds the call: drop it so the client is freed (and its
+                        # channels closed) as soon as the caller lets go of it.
+                        err.__traceback__ = None
                         raise _from_rpc_error(err, self._conns[i].target, "StreamBatches") from None
                     try:
                         batch = decode_batch(raw, i, self._conns[i].target)

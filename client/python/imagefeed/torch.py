@@ -5,17 +5,32 @@
     for images, labels in loader: ...
 
 The server makes the batches, so the DataLoader must not batch again: batch_size=None.
+
+Workers: grpcio cannot be used reliably in a process forked from one that has used gRPC.
+DataLoader forks its workers by default, which is fine as long as the main process has not
+created an imagefeed.Client (the dataset itself connects only inside the workers). If it
+has, pass multiprocessing_context="spawn" (or "forkserver"); a forked worker otherwise
+stops with an error that says this.
 """
 
+import multiprocessing
+import os
 import uuid
 import warnings
 import weakref
 
+import grpc
 import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
+from imagefeed import _client
 from imagefeed._client import Client, ImageFeedError, make_request
+
+try:
+    from grpc._cython import cygrpc
+except ImportError:  # pragma: no cover
+    cygrpc = None
 
 # Datasets by id, so that a batch delivered in the main process can report its progress
 # to the dataset object there (workers hold copies of the dataset).
@@ -101,13 +116,17 @@ class ImageFeedDataset(IterableDataset):
     """A torch IterableDataset streaming `dataset` from imagefeed server(s).
 
     target: "host:port" or a list of servers serving the same dataset (fan-in; see
-      imagefeed.Client), or an imagefeed.Client (its targets are used).
+      imagefeed.Client), or an imagefeed.Client (its targets and settings are used; the
+      dataset makes its own clients, in the processes that iterate).
+    token, client_options: arguments of imagefeed.Client (tls, tls_ca, timeout, ...).
     batch_size and **batch_kwargs: as imagefeed.Client.batches (size, normalize, shuffle,
       seed, drop_last, on_error, ...), checked here (ValueError). Use DataLoader(ds,
       batch_size=None): batches come from the server.
     rank, world_size: default to torch.distributed's when it is initialized, else 0 and 1.
       Each DataLoader worker w of W within rank r reads sub-rank r*W + w of world_size*W,
       so ranks and workers together deliver every sample exactly once per epoch.
+    Workers: if this process has created an imagefeed.Client, give the DataLoader
+      multiprocessing_context="spawn" (see the module docstring).
     Yields TorchBatch objects, which unpack as (images, labels): torch tensors made with
       torch.from_numpy over the received bytes (no copy in the process that received them).
 
@@ -122,21 +141,21 @@ class ImageFeedDataset(IterableDataset):
     def __init__(self, target, dataset, batch_size=32, *, token=None, rank=None, world_size=None,
                  epoch=0, client_options=None, **batch_kwargs):
         super().__init__()
+        client_options = dict(client_options or {})
         if isinstance(target, Client):
+            client_options = {**target.settings, **client_options}
             targets = target.targets
-            token = token if token is not None else getattr(target, "_token", None)
         else:
             targets = [target] if isinstance(target, str) else list(target)
-        for reserved in ("start", "epoch"):
-            if reserved in batch_kwargs:
-                raise ValueError(f"{reserved}= is managed by ImageFeedDataset; use set_epoch() "
-                                 f"and load_state_dict()")
+        if token is not None:
+            client_options["token"] = token
+        if "start" in batch_kwargs:
+            raise ValueError("start= is managed by ImageFeedDataset; use load_state_dict()")
         if (rank is None) != (world_size is None):
             raise ValueError("give both rank and world_size, or neither (then torch.distributed's)")
         make_request(dataset, batch_size=batch_size, **batch_kwargs)  # fail early on bad arguments
         self._targets = targets
-        self._token = token
-        self._client_options = dict(client_options or {})
+        self._client_options = client_options
         self._dataset = dataset
         self._batch_kwargs = dict(batch_kwargs, batch_size=batch_size)
         self._rank = rank
@@ -209,7 +228,8 @@ class ImageFeedDataset(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         sub_rank, sub_world = rank * workers + worker, world * workers
         starts = self._starts(sub_rank, sub_world, len(self._targets))
-        client = Client(self._targets, token=self._token, **self._client_options)
+        _check_not_forked_after_grpc(info)
+        client = Client(self._targets, **self._client_options)
         try:
             stream = client.batches(self._dataset, rank=sub_rank, world_size=sub_world,
                                     epoch=self._epoch, start=starts if len(starts) > 1 else starts[0],
@@ -222,16 +242,32 @@ class ImageFeedDataset(IterableDataset):
             client.close()
 
 
+_FORK_ADVICE = ("gRPC (grpcio) does not work reliably in a process forked from one that has "
+                "used it. Start the workers another way, e.g. DataLoader(ds, batch_size=None, "
+                "num_workers=2, multiprocessing_context='spawn'), or create no imagefeed.Client "
+                "in the main process before the workers start")
+
+
+def _check_not_forked_after_grpc(worker_info):
+    """Fails fast, with the fix, instead of connections that hang or fail at random."""
+    if worker_info is None or _client.grpc_used_in_pid in (None, os.getpid()):
+        return
+    if cygrpc is not None and cygrpc.is_fork_support_enabled():
+        return  # GRPC_ENABLE_FORK_SUPPORT=1: the user opted into gRPC's own fork handling
+    raise RuntimeError(f"imagefeed: DataLoader worker {worker_info.id} was forked from process "
+                       f"{_client.grpc_used_in_pid}, which had created an imagefeed.Client. "
+                       + _FORK_ADVICE)
+
+
 def _explain_fork_errors(stream, worker_info):
-    """gRPC fails in a forked DataLoader worker if the parent used gRPC without fork
-    support; say how to fix that instead of only "Socket operation on non-socket"."""
+    """Connection failures in a forked worker are most likely gRPC state inherited from a
+    parent that used gRPC in some other way: say so."""
     try:
         yield from stream
     except ImageFeedError as err:
-        if worker_info is None or err.details is None or "non-socket" not in err.details:
+        if worker_info is None or err.code != grpc.StatusCode.UNAVAILABLE or \
+                multiprocessing.get_start_method(allow_none=True) not in (None, "fork"):
             raise
-        raise ImageFeedError(
-            err.code, f"{err.details}. This DataLoader worker was forked from a process that used "
-            f"gRPC without fork support: import imagefeed before grpc (it sets "
-            f"GRPC_ENABLE_FORK_SUPPORT=1), set that variable yourself, or use "
-            f"DataLoader(..., multiprocessing_context='spawn')", err.target, err.method) from None
+        raise ImageFeedError(err.code, f"{err.details}. If this process used gRPC before the DataLoader "
+                             f"forked this worker, that is the likely cause: {_FORK_ADVICE}",
+                             err.target, err.method) from None

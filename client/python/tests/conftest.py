@@ -5,15 +5,16 @@ The server binary comes from IMAGEFEED_SERVER_BIN (set by ctest), else build/bin
 
 import os
 import select
+import shutil
 import signal
 import struct
 import subprocess
+import tempfile
 import zlib
 
 import numpy as np
 import pytest
 
-import imagefeed  # noqa: F401  (before grpc: enables fork support for DataLoader workers)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -79,22 +80,29 @@ class Server:
         if not os.path.exists(SERVER_BIN):
             pytest.fail(f"imagefeed-server not found at {SERVER_BIN}: build it with scripts/build.sh "
                         f"or set IMAGEFEED_SERVER_BIN")
+        # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
+        self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([SERVER_BIN, "--listen=127.0.0.1:0", f"--cache_dir={cache_dir}",
                                       "--threads=2"] + list(args),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=self.stderr)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline().decode().strip() if ready else ""
         prefix = "imagefeed-server listening on "
         if not line.startswith(prefix):
             self.proc.kill()
-            err = self.proc.stderr.read().decode()
-            pytest.fail(f"server did not start: stdout {line!r}, stderr {err!r}")
+            self.proc.wait()
+            pytest.fail(f"server did not start: stdout {line!r}, stderr {self.log()!r}")
         self.address = line[len(prefix):]
+
+    def log(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=30)
-        assert code == 0, f"server exited with {code}: {self.proc.stderr.read().decode()}"
+        self.proc.stdout.close()
+        assert code == 0, f"server exited with {code}: {self.log()}"
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +144,18 @@ def server(start_server, tiny_root, broken_root):
 def server2(start_server, tiny_root):
     """A second server with the same `tiny` dataset (fan-in)."""
     return start_server(f"--dataset=tiny={tiny_root}").address
+
+
+@pytest.fixture(scope="session")
+def secure_server(start_server, tiny_root, tmp_path_factory):
+    """Serves `tiny` with TLS (a self-signed certificate) and a bearer token."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate (apt-get install openssl)")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")], check=True, capture_output=True)
+    (d / "token").write_text("open-sesame\n")
+    s = start_server(f"--dataset=tiny={tiny_root}", f"--auth_token_file={d / 'token'}",
+                     f"--tls_cert={d / 'cert.pem'}", f"--tls_key={d / 'key.pem'}")
+    return s.address, str(d / "cert.pem")

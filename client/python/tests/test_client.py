@@ -300,3 +300,22 @@ def test_fan_in_refuses_servers_that_disagree(server, start_server, tmp_path):
     with pytest.raises(imagefeed.ImageFeedError) as err:
         imagefeed.Client([server, other]).batches("tiny")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and other in str(err.value)
+
+
+def test_token_and_tls_against_a_secured_server(secure_server):
+    address, ca = secure_server
+    client = imagefeed.Client(address, token="open-sesame", tls_ca=ca)
+    assert client.datasets()[0]["name"] == "tiny"
+    assert sorted(collect(client.batches("tiny", batch_size=8))[1]) == list(range(NUM_SAMPLES))
+    with open(ca, "rb") as f:  # PEM bytes work as well as a path
+        assert imagefeed.Client(address, token="open-sesame", tls_ca=f.read()).datasets()
+    for token in (None, "wrong"):
+        with pytest.raises(imagefeed.ImageFeedError) as err:
+            imagefeed.Client(address, token=token, tls_ca=ca).datasets()
+        assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(imagefeed.ImageFeedError) as err:
+            next(iter(imagefeed.Client(address, token=token, tls_ca=ca).batches("tiny")))
+        assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(imagefeed.ImageFeedError) as err:  # plaintext to a TLS server
+        imagefeed.Client(address, token="open-sesame", timeout=10).datasets()
+    assert err.value.code == grpc.StatusCode.UNAVAILABLE and address in str(err.value)

@@ -24,6 +24,7 @@ def make_loader(ds, num_workers=0):
     return DataLoader(ds, batch_size=None, num_workers=num_workers,
                       multiprocessing_context="spawn" if num_workers else None)
 
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALL = list(range(NUM_SAMPLES))
 
@@ -165,3 +166,20 @@ def test_bad_arguments_fail_at_construction(server):
         imagefeed.torch.ImageFeedDataset(server, "tiny", normalize="whiten")
     with pytest.raises(ValueError, match="load_state_dict"):
         imagefeed.torch.ImageFeedDataset(server, "tiny", start=3)
+
+
+def test_forked_workers_after_a_client_fail_fast_with_the_fix(server):
+    imagefeed.Client(server).datasets()  # this process has used gRPC (so have earlier tests)
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4)
+    with pytest.raises(RuntimeError, match="multiprocessing_context='spawn'"):
+        list(DataLoader(ds, batch_size=None, num_workers=1, multiprocessing_context="fork"))
+
+
+def test_dataset_made_from_a_client_keeps_its_token_and_tls(secure_server):
+    address, ca = secure_server
+    client = imagefeed.Client(address, token="open-sesame", tls_ca=ca)
+    ds = imagefeed.torch.ImageFeedDataset(client, "tiny", batch_size=5)
+    assert sorted(ids_of(make_loader(ds, 2))) == ALL
+    refused = imagefeed.torch.ImageFeedDataset(address, "tiny", client_options={"tls_ca": ca})
+    with pytest.raises(imagefeed.ImageFeedError, match="UNAUTHENTICATED"):
+        list(make_loader(refused))
