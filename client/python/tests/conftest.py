@@ -100,7 +100,11 @@ class Server:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
         self.proc.stdout.close()
         assert code == 0, f"server exited with {code}: {self.log()}"
 
@@ -130,8 +134,13 @@ def start_server(cache_dir):
         return servers[-1]
 
     yield start
-    for s in servers:
-        s.stop()
+    failures = []
+    for s in servers:  # stop every server, even after one exits badly
+        try:
+            s.stop()
+        except AssertionError as err:
+            failures.append(str(err))
+    assert not failures, "; ".join(failures)
 
 
 @pytest.fixture(scope="session")
