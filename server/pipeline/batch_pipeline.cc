@@ -74,7 +74,7 @@ BatchPipeline::BatchPipeline(BatchPlan plan, ThreadPool* pool, std::shared_ptr<B
       on_ready_(std::move(on_ready)) {}
 
 void BatchPipeline::ScheduleMore() {
-  std::vector<Pending*> to_run;
+  std::vector<std::pair<Pending*, size_t>> to_run;  // batch, its sample count
   {
     absl::MutexLock lock(&mu_);
     if (!begun_) return;
@@ -95,16 +95,19 @@ void BatchPipeline::ScheduleMore() {
       } else {
         batch->natives.resize(count);
       }
-      to_run.push_back(batch.get());
+      to_run.emplace_back(batch.get(), count);
       pending_.push_back(std::move(batch));
       next_begin_ += count;
       ++in_flight_;
     }
   }
+  // `batch` may be complete and freed by Next() as soon as its last task has
+  // been scheduled and has run, so its fields are never read here: the
+  // sample counts were taken under the lock.
   std::shared_ptr<BatchPipeline> self = shared_from_this();
-  for (Pending* batch : to_run) {
-    for (size_t slot = 0; slot < batch->count; ++slot) {
-      pool_->Schedule([self, batch, slot] { self->RunSample(batch, slot); });
+  for (const auto& [batch, count] : to_run) {
+    for (size_t slot = 0; slot < count; ++slot) {
+      pool_->Schedule([self, batch = batch, slot] { self->RunSample(batch, slot); });
     }
   }
   if (to_run.empty()) Notify();  // e.g. an empty sequence: the end is available now
