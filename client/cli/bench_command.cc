@@ -48,22 +48,21 @@ int RunBench(const Args& args) {
                 "print one JSON object: samples, batches, seconds, samples_per_second, mb_per_second, "
                 "time_to_first_batch_seconds");
   stream.Register(&flags);
-  v1::StreamBatchesRequest request_proto;
+  v1::StreamBatchesRequest request;
   std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
-  const v1::StreamBatchesRequest* request = &request_proto;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
   ImageFeedClient& client = *connected;
   const bool tty = StderrIsTerminal();
-  ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
+  ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, request, batches) : std::nullopt);
   auto ignore = [](const v1::Batch&) { return absl::OkStatus(); };
-  absl::StatusOr<StreamTotals> t = RunStream(client, *request, batches, ignore, &progress);
+  absl::StatusOr<StreamTotals> t = RunStream(client, request, batches, ignore, &progress);
   if (!t.ok()) return Fail(t.status());
   if (json) {
     std::cout << BenchJson(*t) << "\n";
   } else {
     std::cout << absl::StrFormat(
         "%s: %d samples in %d batches, %.3f s: %.1f samples/s, %.1f MB/s, first batch after %.3f s\n",
-        request->dataset(), t->samples, t->batches, t->seconds, t->samples_per_second(), t->mb_per_second(),
+        request.dataset(), t->samples, t->batches, t->seconds, t->samples_per_second(), t->mb_per_second(),
         t->time_to_first_batch_seconds);
   }
   return 0;

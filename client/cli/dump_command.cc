@@ -31,26 +31,25 @@ int RunDump(const Args& args) {
   flags.AddInt("columns", &columns, "tiles per row; 0 = about square", 0, 1024);
   flags.AddInt("max_tiles", &max_tiles, "show at most this many samples of the batch", 1, 4096);
   stream.Register(&flags);
-  v1::StreamBatchesRequest request_proto;
+  v1::StreamBatchesRequest request;
   std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
   if (out.empty()) return UsageError(absl::InvalidArgumentError("--out=FILE.png is required"));
-  const v1::StreamBatchesRequest* request = &request_proto;
   ImageFeedClient& client = *connected;
-  absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request->dataset());
+  absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request.dataset());
   if (!info.ok()) return Fail(info.status());
   v1::Batch batch;
   auto keep = [&](const v1::Batch& b) {
     batch = b;
     return absl::OkStatus();
   };
-  absl::StatusOr<StreamTotals> totals = RunStream(client, *request, 1, keep, nullptr);
+  absl::StatusOr<StreamTotals> totals = RunStream(client, request, 1, keep, nullptr);
   if (!totals.ok()) return Fail(totals.status());
   if (totals->batches == 0) {
     return Fail(absl::OutOfRangeError("the stream has no batches (is --start past the end of the rank's share?)"));
   }
   const std::vector<std::string> classes(info->classes().begin(), info->classes().end());
-  absl::StatusOr<Image> sheet = MakeContactSheet(batch, classes, DenormalizationFor(*request),
+  absl::StatusOr<Image> sheet = MakeContactSheet(batch, classes, DenormalizationFor(request),
                                                  static_cast<int>(columns), static_cast<int>(max_tiles));
   if (!sheet.ok()) return Fail(sheet.status());
   absl::StatusOr<std::string> png = EncodePng(*sheet);

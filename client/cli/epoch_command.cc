@@ -108,15 +108,14 @@ int RunEpoch(const Args& args) {
                 "mb_per_second, time_to_first_batch_seconds, expected, missing, extra, out_of_range, "
                 "position_errors, ok");
   stream.Register(&flags);
-  v1::StreamBatchesRequest request_proto;
+  v1::StreamBatchesRequest request;
   std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
-  const v1::StreamBatchesRequest* request = &request_proto;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
   ImageFeedClient& client = *connected;
-  absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request->dataset());
+  absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request.dataset());
   if (!info.ok()) return Fail(info.status());
-  const std::optional<int64_t> expected = ExpectedPositions(*request, info->num_samples());
-  ExactlyOnceChecker checker(info->num_samples(), request->start());
+  const std::optional<int64_t> expected = ExpectedPositions(request, info->num_samples());
+  ExactlyOnceChecker checker(info->num_samples(), request.start());
   std::vector<v1::SkippedSample> skipped;
   auto check = [&](const v1::Batch& batch) -> absl::Status {
     if (absl::StatusOr<BatchTensor> t = ViewBatch(batch); !t.ok()) return t.status();
@@ -127,13 +126,13 @@ int RunEpoch(const Args& args) {
     return absl::OkStatus();
   };
   ProgressBar progress(stderr, StderrIsTerminal(), expected);
-  absl::StatusOr<StreamTotals> totals = RunStream(client, *request, 0, check, &progress);
+  absl::StatusOr<StreamTotals> totals = RunStream(client, request, 0, check, &progress);
   if (!totals.ok()) return Fail(totals.status());
   const DeliveryReport report = checker.Report(expected);
   if (json) {
     std::cout << EpochJson(report, *totals) << "\n";
   } else {
-    PrintText(*request, report, *totals, skipped);
+    PrintText(request, report, *totals, skipped);
   }
   if (!report.ok()) {
     std::cerr << "imagefeed: epoch check failed: " << Problems(report) << "\n";

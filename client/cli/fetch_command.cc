@@ -23,13 +23,12 @@ int RunFetch(const Args& args) {
                 "one JSON object per batch: epoch, position, shape, dtype, labels, sample_ids, mean, std, min, max, "
                 "skipped");
   stream.Register(&flags);
-  v1::StreamBatchesRequest request_proto;
+  v1::StreamBatchesRequest request;
   std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request_proto, &connected); rc >= 0) return rc;
-  const v1::StreamBatchesRequest* request = &request_proto;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
   ImageFeedClient& client = *connected;
   const bool tty = StderrIsTerminal();
-  ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, *request, batches) : std::nullopt);
+  ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, request, batches) : std::nullopt);
   const bool shared_terminal = StdoutIsTerminal();
   auto print = [&](const v1::Batch& batch) -> absl::Status {
     auto summary = SummarizeBatch(batch);
@@ -38,7 +37,7 @@ int RunFetch(const Args& args) {
     std::cout << (json ? BatchJson(batch, *summary) : BatchLine(batch, *summary)) << std::endl;
     return absl::OkStatus();
   };
-  absl::StatusOr<StreamTotals> totals = RunStream(client, *request, batches, print, &progress);
+  absl::StatusOr<StreamTotals> totals = RunStream(client, request, batches, print, &progress);
   if (!totals.ok()) return Fail(totals.status());
   return 0;
 }
