@@ -64,7 +64,7 @@ Stage DecodeStage(const DatasetIndex& d, int64_t n, bool transform) {
 }
 
 Stage FitStage(std::shared_ptr<const DatasetIndex> d, int threads) {
-  ThreadPool pool(threads);
+  Scheduler pool(threads);
   auto start = std::chrono::steady_clock::now();
   auto fitter = StatsFitter::Start(d, FitOptions{}, &pool);
   absl::Notification done;

@@ -1,19 +1,47 @@
 #include "server/pipeline/batch_pipeline.h"
 
 #include <cstring>
+#include <exception>
+#include <new>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 
 namespace imagefeed {
+namespace {
+
+// Upper bound of the heap bytes one sample's decode and resize touch,
+// from its header alone (stored size; EXIF rotation does not change it).
+int64_t ScratchEstimate(const ImageHeader& h, const SampleTransform& t) {
+  const int64_t in_px = int64_t{h.width} * h.height;
+  const int64_t out_w = t.out_width > 0 ? t.out_width : h.width;  // native: the same pixels, maybe turned
+  const int64_t out_h = t.out_height > 0 ? t.out_height : h.height;
+  constexpr int64_t kChannels = 4, kFloat = 4;
+  const int64_t decoded = in_px * kChannels * 2 * 2;  // 16-bit worst case, plus an upright/CMYK copy
+  const int64_t intermediate = std::min(out_w * h.height, int64_t{h.width} * out_h) * kChannels * kFloat;
+  const int64_t coefficients = (int64_t{h.width} + h.height) * 2 * kFloat + (out_w + out_h) * 16;
+  const int64_t output = out_w * out_h * kChannels * kFloat;
+  return decoded + intermediate + coefficients + output;
+}
+
+// Thread-local buffers above this are freed after their sample, so one
+// outlier does not pin its memory for the life of the worker.
+constexpr size_t kRetainedFileBytes = size_t{16} << 20;
+
+}  // namespace
 
 struct BatchPipeline::Pending {
+  enum class Stage { kNeedsPeek, kPeeking, kNeedsBuffer, kDecoding };
+  Stage stage = Stage::kNeedsBuffer;
   size_t begin = 0;  // into plan_.sequence
   size_t count = 0;
-  std::unique_ptr<BufferPool::Buffer> data;  // fixed output size: slots written in place
-  std::vector<FloatImage> natives;           // native sizes: assembled at the end
-  std::vector<absl::Status> sample_status;   // per slot, written by that slot's task only
+  size_t sample_bytes = 0;  // of one output slot
+  int height = 0, width = 0;
+  BufferPool::Pooled data;
+  std::vector<absl::Status> sample_status;  // per slot, written by that slot's task only
+  std::vector<ImageHeader> headers;         // native sizes: per slot, from the peek
   std::atomic<size_t> remaining{0};
   // Guarded by the pipeline's mu_.
   bool complete = false;
@@ -21,24 +49,30 @@ struct BatchPipeline::Pending {
   std::unique_ptr<BatchResult> result;
 };
 
-std::shared_ptr<BatchPipeline> BatchPipeline::Create(BatchPlan plan, ThreadPool* pool,
-                                                     std::shared_ptr<BufferPool> buffers,
+std::shared_ptr<BatchPipeline> BatchPipeline::Create(BatchPlan plan, PipelineRuntime runtime,
                                                      std::function<void()> on_ready) {
-  return std::shared_ptr<BatchPipeline>(
-      new BatchPipeline(std::move(plan), pool, std::move(buffers), std::move(on_ready)));
+  return std::shared_ptr<BatchPipeline>(new BatchPipeline(std::move(plan), std::move(runtime), std::move(on_ready)));
 }
 
-std::shared_ptr<BatchPipeline> BatchPipeline::Start(BatchPlan plan, ThreadPool* pool,
-                                                    std::shared_ptr<BufferPool> buffers,
-                                                    std::function<void()> on_ready) {
-  auto p = Create(std::move(plan), pool, std::move(buffers), std::move(on_ready));
-  p->Begin(nullptr);
-  return p;
-}
+BatchPipeline::BatchPipeline(BatchPlan plan, PipelineRuntime runtime, std::function<void()> on_ready)
+    : plan_(std::move(plan)),
+      runtime_(std::move(runtime)),
+      queue_(runtime_.scheduler->NewQueue(Scheduler::Priority::kForeground)),
+      sample_bytes_(plan_.transform.out_height > 0
+                        ? plan_.transform.SampleBytes(plan_.transform.out_height, plan_.transform.out_width)
+                        : 0),
+      on_ready_(std::move(on_ready)) {}
 
 void BatchPipeline::Begin(const NormalizeParams* dataset_stats) {
+  if (sample_bytes_ > 0) {  // a fixed-size batch that can never fit is refused before any work
+    absl::Status fits = runtime_.buffers->budget()->CheckFits(
+        static_cast<int64_t>(sample_bytes_) * plan_.batch_size,
+        absl::StrCat("a batch of ", plan_.batch_size, " samples of ", plan_.transform.out_width, "x",
+                     plan_.transform.out_height));
+    if (!fits.ok()) return Abort(fits);
+  }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (begun_) return;
     if (dataset_stats != nullptr) {
       NormalizeParams& n = plan_.transform.normalize;
@@ -54,7 +88,7 @@ void BatchPipeline::Begin(const NormalizeParams* dataset_stats) {
 
 void BatchPipeline::Abort(absl::Status status) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (begun_) return;
     begun_ = true;
     failed_ = true;
@@ -63,79 +97,253 @@ void BatchPipeline::Abort(absl::Status status) {
   Notify();
 }
 
-BatchPipeline::BatchPipeline(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers,
-                             std::function<void()> on_ready)
-    : plan_(std::move(plan)),
-      pool_(pool),
-      buffers_(std::move(buffers)),
-      sample_bytes_(plan_.transform.out_height > 0
-                        ? plan_.transform.SampleBytes(plan_.transform.out_height, plan_.transform.out_width)
-                        : 0),
-      on_ready_(std::move(on_ready)) {}
-
 void BatchPipeline::ScheduleMore() {
-  std::vector<std::pair<Pending*, size_t>> to_run;  // batch, its sample count
   {
-    absl::MutexLock lock(&mu_);
-    if (!begun_) return;
-    const size_t total = plan_.sequence.size();
-    while (!cancelled_.load() && !failed_ && in_flight_ < plan_.max_batches_in_flight && next_begin_ < total) {
-      size_t count = std::min<size_t>(plan_.batch_size, total - next_begin_);
-      if (plan_.drop_last && count < static_cast<size_t>(plan_.batch_size)) {
-        next_begin_ = total;
+    MutexLock lock(&mu_);
+    if (scheduling_) {
+      reschedule_ = true;
+      return;
+    }
+    scheduling_ = true;
+  }
+  for (;;) {
+    const bool progressed = ScheduleOnce();
+    MutexLock lock(&mu_);
+    if (!progressed && !reschedule_) {
+      scheduling_ = false;
+      return;
+    }
+    reschedule_ = false;
+  }
+}
+
+// One step: opens a new batch, starts a native batch's header peeks, or
+// gives the oldest batch waiting for memory its buffer and starts its
+// samples. Returns false when nothing more can be done now. Buffers are
+// acquired with no lock held: giving memory back runs other streams' callbacks.
+bool BatchPipeline::ScheduleOnce() {
+  Pending* batch = nullptr;
+  Pending::Stage stage;
+  size_t bytes = 0;
+  {
+    MutexLock lock(&mu_);
+    if (!begun_ || cancelled_.load() || failed_) return false;
+    for (auto& p : pending_) {
+      if (p->stage == Pending::Stage::kNeedsPeek || p->stage == Pending::Stage::kNeedsBuffer) {
+        batch = p.get();
         break;
       }
-      auto batch = std::make_unique<Pending>();
-      batch->begin = next_begin_;
-      batch->count = count;
-      batch->sample_status.resize(count);
-      batch->remaining = count;
-      if (sample_bytes_ > 0) {
-        batch->data = buffers_->Acquire(count * sample_bytes_);
+    }
+    const size_t total = plan_.sequence.size();
+    if (batch == nullptr && in_flight_ < plan_.max_batches_in_flight && next_begin_ < total) {
+      const size_t count = std::min<size_t>(plan_.batch_size, total - next_begin_);
+      if (plan_.drop_last && count < static_cast<size_t>(plan_.batch_size)) {
+        next_begin_ = total;
       } else {
-        batch->natives.resize(count);
+        auto fresh = std::make_unique<Pending>();
+        fresh->begin = next_begin_;
+        fresh->count = count;
+        fresh->sample_status.resize(count);
+        fresh->stage = sample_bytes_ > 0 ? Pending::Stage::kNeedsBuffer : Pending::Stage::kNeedsPeek;
+        fresh->sample_bytes = sample_bytes_;
+        fresh->height = plan_.transform.out_height;
+        fresh->width = plan_.transform.out_width;
+        batch = fresh.get();
+        pending_.push_back(std::move(fresh));
+        next_begin_ += count;
+        ++in_flight_;
       }
-      to_run.emplace_back(batch.get(), count);
-      pending_.push_back(std::move(batch));
-      next_begin_ += count;
-      ++in_flight_;
+    }
+    if (batch == nullptr) {
+      if (pending_.empty() && next_begin_ >= total) {
+        // e.g. an empty sequence: the end is available now
+      } else {
+        return false;
+      }
+    } else {
+      stage = batch->stage;
+      if (stage == Pending::Stage::kNeedsPeek) {
+        batch->stage = Pending::Stage::kPeeking;
+        batch->headers.resize(batch->count);
+        batch->remaining = batch->count;
+      } else {
+        bytes = batch->count * batch->sample_bytes;
+      }
     }
   }
-  // `batch` may be complete and freed by Next() as soon as its last task has
-  // been scheduled and has run, so its fields are never read here: the
-  // sample counts were taken under the lock.
+  if (batch == nullptr) {
+    Notify();
+    return false;
+  }
   std::shared_ptr<BatchPipeline> self = shared_from_this();
-  for (const auto& [batch, count] : to_run) {
+  const size_t count = batch->count;  // `batch` may be freed once its tasks run
+  if (stage == Pending::Stage::kNeedsPeek) {
     for (size_t slot = 0; slot < count; ++slot) {
-      pool_->Schedule([self, batch = batch, slot] { self->RunSample(batch, slot); });
+      queue_->Schedule([self, batch, slot] { self->PeekSample(batch, slot); });
+    }
+    return true;
+  }
+  std::weak_ptr<BatchPipeline> weak = self;
+  BufferPool::Pooled data = runtime_.buffers->TryAcquire(bytes, [weak] {
+    if (auto p = weak.lock()) p->ScheduleMore();
+  });
+  if (!data) return false;  // waits for room; the callback resumes
+  {
+    MutexLock lock(&mu_);
+    if (cancelled_.load()) return false;  // `data` goes back to the pool
+    batch->data = std::move(data);
+    batch->stage = Pending::Stage::kDecoding;
+    batch->remaining = count;
+  }
+  for (size_t slot = 0; slot < count; ++slot) {
+    queue_->Schedule([self, batch, slot] { self->RunSample(batch, slot); });
+  }
+  return true;
+}
+
+std::string BatchPipeline::SamplePath(Pending* batch, size_t slot) const {
+  return plan_.dataset->samples()[plan_.sequence[batch->begin + slot]].relative_path;
+}
+
+void BatchPipeline::PeekSample(Pending* batch, size_t slot) {
+  if (!cancelled_.load(std::memory_order_relaxed)) {
+    thread_local std::vector<uint8_t> bytes;
+    absl::Status s = plan_.dataset->ReadSample(plan_.sequence[batch->begin + slot], &bytes);
+    if (s.ok()) {
+      absl::StatusOr<ImageHeader> header = PeekImageHeader(absl::MakeConstSpan(bytes), plan_.transform.decode);
+      if (header.ok()) {
+        batch->headers[slot] = *header;
+      } else {
+        s = header.status();
+      }
+    }
+    if (!s.ok()) batch->sample_status[slot] = s;
+    if (bytes.capacity() > kRetainedFileBytes) std::vector<uint8_t>().swap(bytes);
+  }
+  if (batch->remaining.fetch_sub(1) == 1) FinishPeek(batch);
+}
+
+// All headers of a native-size batch are known: the batch's size and bytes
+// are decided (or the batch refused) before any pixel is decoded.
+void BatchPipeline::FinishPeek(Pending* batch) {
+  absl::Status s = cancelled_.load() ? absl::CancelledError("stream cancelled") : SizeNativeBatch(batch);
+  if (!s.ok()) {
+    Complete(batch, s);
+    return;
+  }
+  {
+    MutexLock lock(&mu_);
+    batch->stage = Pending::Stage::kNeedsBuffer;
+  }
+  ScheduleMore();
+}
+
+absl::Status BatchPipeline::SizeNativeBatch(Pending* batch) {
+  size_t first = batch->count;
+  int64_t good = 0;
+  for (size_t slot = 0; slot < batch->count; ++slot) {
+    if (!batch->sample_status[slot].ok()) continue;
+    const ImageHeader& h = batch->headers[slot];
+    ++good;
+    if (first == batch->count) {
+      first = slot;
+      continue;
+    }
+    const ImageHeader& f = batch->headers[first];
+    // EXIF orientation may turn a picture a quarter: compared again after decoding.
+    const bool same = (h.width == f.width && h.height == f.height) || (h.width == f.height && h.height == f.width);
+    if (!same) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "images of one batch must share a size when no size is requested: '", SamplePath(batch, first), "' is ",
+          f.width, "x", f.height, " but '", SamplePath(batch, slot), "' is ", h.width, "x", h.height,
+          " (width x height); request a size or use batch_size 1"));
     }
   }
-  if (to_run.empty()) Notify();  // e.g. an empty sequence: the end is available now
+  if (first == batch->count) return absl::OkStatus();  // every sample failed: an empty batch
+  const ImageHeader& f = batch->headers[first];
+  batch->width = f.width;
+  batch->height = f.height;
+  batch->sample_bytes = plan_.transform.SampleBytes(f.height, f.width);
+  const int64_t bytes = good * static_cast<int64_t>(batch->sample_bytes);
+  if (bytes > plan_.max_batch_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a batch of ", good, " images of ", f.width, "x", f.height,
+                                                   " is ", bytes, " bytes, above the server's cap max_batch_bytes=",
+                                                   plan_.max_batch_bytes, "; request a size or a smaller batch_size"));
+  }
+  // The buffer holds every slot (failed ones are compacted away later).
+  return runtime_.buffers->budget()->CheckFits(static_cast<int64_t>(batch->count * batch->sample_bytes),
+                                               absl::StrCat("a batch of ", batch->count, " images of ", f.width,
+                                                            "x", f.height));
 }
 
 void BatchPipeline::RunSample(Pending* batch, size_t slot) {
-  if (!cancelled_.load(std::memory_order_relaxed)) {
+  if (!cancelled_.load(std::memory_order_relaxed) && batch->sample_status[slot].ok()) {
     const int64_t id = plan_.sequence[batch->begin + slot];
-    thread_local std::vector<uint8_t> bytes;
-    thread_local FloatImage scratch;
-    FloatImage* resized = sample_bytes_ > 0 ? &scratch : &batch->natives[slot];
-    absl::Status s = plan_.dataset->ReadSample(id, &bytes);
-    if (s.ok()) s = DecodeAndResize(bytes, plan_.transform, id, resized);
+    absl::Status s;
+    // Nothing thrown while making a sample may escape a worker: it becomes
+    // that sample's error, under the stream's on_error policy.
+    try {
+      s = MakeSample(batch, slot, id);
+    } catch (const std::bad_alloc&) {
+      s = absl::ResourceExhaustedError("out of memory while decoding");
+    } catch (const std::exception& e) {
+      s = absl::InternalError(absl::StrCat("internal error while decoding: ", e.what()));
+    } catch (...) {
+      s = absl::InternalError("internal error while decoding");
+    }
     if (plan_.samples_decoded != nullptr) plan_.samples_decoded->fetch_add(1, std::memory_order_relaxed);
-    if (s.ok() && sample_bytes_ > 0) WriteSample(*resized, plan_.transform, batch->data->data() + slot * sample_bytes_);
     if (!s.ok()) batch->sample_status[slot] = s;
   }
   FinishSample(batch);
 }
 
+absl::Status BatchPipeline::MakeSample(Pending* batch, size_t slot, int64_t id) {
+  thread_local std::vector<uint8_t> bytes;
+  thread_local FloatImage resized;
+  RETURN_IF_ERROR(plan_.dataset->ReadSample(id, &bytes));
+  ASSIGN_OR_RETURN(ImageHeader header, PeekImageHeader(absl::MakeConstSpan(bytes), plan_.transform.decode));
+  const int64_t need = ScratchEstimate(header, plan_.transform);
+  RETURN_IF_ERROR(runtime_.scratch->Reserve(need));
+  MemoryReservation reserved(runtime_.scratch, need);
+  absl::Status s = DecodeAndResize(bytes, plan_.transform, id, &resized);
+  if (s.ok() && int64_t{resized.height} * resized.width != int64_t{batch->height} * batch->width) {
+    s = absl::InvalidArgumentError(absl::StrCat("decoded to ", resized.width, "x", resized.height, ", not the ",
+                                                batch->width, "x", batch->height, " its header says"));
+  }
+  if (s.ok()) {
+    if (sample_bytes_ == 0) {  // native: EXIF may have turned it; Assemble checks the batch agrees
+      batch->headers[slot].width = resized.width;
+      batch->headers[slot].height = resized.height;
+    }
+    WriteSample(resized, plan_.transform, batch->data->data() + slot * batch->sample_bytes);
+  }
+  // An outlier's buffers are not kept: the steady state reuses ordinary ones.
+  if (bytes.capacity() > kRetainedFileBytes) std::vector<uint8_t>().swap(bytes);
+  if (resized.data.capacity() * sizeof(float) > kRetainedFileBytes) resized = FloatImage();
+  return s;
+}
+
 void BatchPipeline::FinishSample(Pending* batch) {
   if (batch->remaining.fetch_sub(1) != 1) return;
-  absl::Status status = cancelled_.load() ? absl::CancelledError("stream cancelled") : Assemble(batch);
+  absl::Status status;
+  if (cancelled_.load()) {
+    status = absl::CancelledError("stream cancelled");
+  } else {
+    try {
+      status = Assemble(batch);
+    } catch (const std::exception& e) {
+      status = absl::InternalError(absl::StrCat("internal error assembling a batch: ", e.what()));
+    }
+  }
+  Complete(batch, std::move(status));
+}
+
+void BatchPipeline::Complete(Pending* batch, absl::Status status) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     batch->complete = true;
-    batch->status = status;
-    if (!status.ok()) failed_ = true;
+    batch->status = std::move(status);
+    if (!batch->status.ok()) failed_ = true;
   }
   Notify();
 }
@@ -151,52 +359,39 @@ absl::Status BatchPipeline::Assemble(Pending* batch) {
       good.push_back(slot);
       continue;
     }
-    const std::string& rel = plan_.dataset->samples()[id].relative_path;
+    const std::string rel = SamplePath(batch, slot);
     if (plan_.on_error == OnError::kFail) {
       return absl::DataLossError(absl::StrCat("sample ", id, " '", rel, "' of dataset '", plan_.dataset->name(),
                                               "': ", s.message()));
     }
     result->skipped.push_back({id, rel, std::string(s.message())});
+    if (plan_.on_skip) plan_.on_skip(result->skipped.back());
   }
-  int h = t.out_height, w = t.out_width;
-  if (sample_bytes_ == 0 && !good.empty()) {  // native sizes must agree within the batch
-    const FloatImage& first = batch->natives[good[0]];
-    h = first.height;
-    w = first.width;
+  if (sample_bytes_ == 0 && !good.empty()) {  // native sizes must agree after EXIF orientation
+    const ImageHeader& first = batch->headers[good[0]];
     for (size_t slot : good) {
-      const FloatImage& img = batch->natives[slot];
-      if (img.height != h || img.width != w) {
-        auto name = [&](size_t s) {
-          return absl::StrCat("'", plan_.dataset->samples()[plan_.sequence[batch->begin + s]].relative_path, "'");
-        };
+      const ImageHeader& img = batch->headers[slot];
+      if (img.height != first.height || img.width != first.width) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "images of one batch must share a size when no size is requested: ", name(good[0]), " is ", w, "x",
-            h, " but ", name(slot), " is ", img.width, "x", img.height,
-            " (width x height); request a size or use batch_size 1"));
+            "images of one batch must share a size when no size is requested: '", SamplePath(batch, good[0]),
+            "' is ", first.width, "x", first.height, " but '", SamplePath(batch, slot), "' is ", img.width, "x",
+            img.height, " (width x height); request a size or use batch_size 1"));
       }
     }
+    batch->width = first.width;
+    batch->height = first.height;
   }
-  const size_t bytes = t.SampleBytes(h, w);
-  if (static_cast<int64_t>(good.size() * bytes) > plan_.max_batch_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("a batch of ", good.size(), " images of ", w, "x", h, " is ",
-                                                   good.size() * bytes, " bytes, above the server's cap max_batch_bytes=",
-                                                   plan_.max_batch_bytes, "; request a size or a smaller batch_size"));
-  }
-  if (sample_bytes_ > 0) {
+  const size_t bytes = batch->sample_bytes;
+  if (batch->data) {
     // Compact the good slots to the front (a no-op without skipped samples).
     for (size_t i = 0; i < good.size(); ++i) {
       if (good[i] != i) std::memmove(batch->data->data() + i * bytes, batch->data->data() + good[i] * bytes, bytes);
     }
     batch->data->resize(good.size() * bytes);
     result->data = std::move(batch->data);
-  } else {
-    result->data = buffers_->Acquire(good.size() * bytes);
-    for (size_t i = 0; i < good.size(); ++i) {
-      WriteSample(batch->natives[good[i]], t, result->data->data() + i * bytes);
-    }
-    batch->natives.clear();
   }
   const int64_t n = static_cast<int64_t>(good.size());
+  const int h = batch->height, w = batch->width;
   result->shape = t.layout == TensorLayout::kNCHW ? std::vector<int64_t>{n, t.out_channels, h, w}
                                                   : std::vector<int64_t>{n, h, w, t.out_channels};
   for (size_t slot : good) {
@@ -211,8 +406,30 @@ absl::Status BatchPipeline::Assemble(Pending* batch) {
   return absl::OkStatus();
 }
 
+// Skips are counted in delivery order, so where a stream stops does not
+// depend on which batch finished decoding first.
+absl::Status BatchPipeline::ChargeSkips(const BatchResult& batch) {
+  samples_seen_ += static_cast<int64_t>(batch.span);
+  samples_skipped_ += static_cast<int64_t>(batch.skipped.size());
+  for (const SkippedSample& s : batch.skipped) {
+    recent_skips_.push_back(s);
+    if (recent_skips_.size() > 5) recent_skips_.pop_front();
+  }
+  if (samples_skipped_ == 0 || plan_.max_skip_fraction >= 1.0) return absl::OkStatus();
+  const bool over = samples_seen_ >= kMinSamplesForSkipBudget &&
+                    static_cast<double>(samples_skipped_) > plan_.max_skip_fraction * samples_seen_;
+  const bool all = samples_skipped_ == samples_seen_ && next_begin_ >= plan_.sequence.size() && pending_.empty();
+  if (!over && !all) return absl::OkStatus();
+  std::vector<std::string> last;
+  for (const SkippedSample& s : recent_skips_) last.push_back(absl::StrCat("'", s.path, "': ", s.reason));
+  return absl::DataLossError(absl::StrCat(
+      samples_skipped_, " of ", samples_seen_, " samples of dataset '", plan_.dataset->name(),
+      "' could not be read or decoded, above max_skip_fraction=", plan_.max_skip_fraction,
+      " (raise it in the request to accept more); last: ", absl::StrJoin(last, "; ")));
+}
+
 BatchPipeline::Poll BatchPipeline::Next(std::unique_ptr<BatchResult>* out, absl::Status* final_status) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (cancelled_.load()) {
     *final_status = absl::CancelledError("stream cancelled");
     return Poll::kDone;
@@ -235,28 +452,38 @@ BatchPipeline::Poll BatchPipeline::Next(std::unique_ptr<BatchResult>* out, absl:
     *final_status = front->status;
     return Poll::kDone;
   }
-  *out = std::move(front->result);
+  std::unique_ptr<BatchResult> batch = std::move(front->result);
   pending_.pop_front();
+  if (absl::Status budget = ChargeSkips(*batch); !budget.ok()) {
+    failed_ = true;
+    abort_status_ = budget;
+    *final_status = budget;
+    return Poll::kDone;
+  }
+  *out = std::move(batch);
   return Poll::kBatch;
 }
 
 void BatchPipeline::Release() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --in_flight_;
   }
   ScheduleMore();
 }
 
-void BatchPipeline::Cancel() { cancelled_.store(true); }
+void BatchPipeline::Cancel() {
+  cancelled_.store(true);
+  queue_->Clear();  // queued samples never run; their batches are freed with the pipeline
+}
 
 void BatchPipeline::DetachListener() {
-  absl::MutexLock lock(&listener_mu_);
+  MutexLock lock(&listener_mu_);
   on_ready_ = nullptr;
 }
 
 void BatchPipeline::Notify() {
-  absl::MutexLock lock(&listener_mu_);
+  MutexLock lock(&listener_mu_);
   if (on_ready_) on_ready_();
 }
 

@@ -11,15 +11,23 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "server/dataset/dataset_index.h"
-#include "server/pipeline/buffer_pool.h"
 #include "server/pipeline/sample_processor.h"
-#include "server/pipeline/thread_pool.h"
+#include "server/runtime/buffer_pool.h"
+#include "server/runtime/memory_budget.h"
+#include "server/runtime/scheduler.h"
 
 namespace imagefeed {
 
 enum class OnError { kFail, kSkip };
+
+// A sample left out of its batch under OnError::kSkip.
+struct SkippedSample {
+  int64_t sample_id = 0;
+  std::string path;  // relative to the dataset root
+  std::string reason;
+};
 
 // Everything one stream needs; validated by the caller.
 struct BatchPlan {
@@ -30,23 +38,25 @@ struct BatchPlan {
   int batch_size = 1;
   bool drop_last = false;
   OnError on_error = OnError::kSkip;
+  // Under kSkip: once at least kMinSamplesForSkipBudget samples were
+  // delivered or skipped, a skipped fraction above this ends the stream
+  // with DATA_LOSS; a stream that skipped every sample always ends so
+  // (unless this is >= 1).
+  double max_skip_fraction = 0.01;
   SampleTransform transform;
   int max_batches_in_flight = 2;
-  int64_t max_batch_bytes = int64_t{256} << 20;  // checked again for native sizes
+  int64_t max_batch_bytes = int64_t{256} << 20;
   // Incremented for every sample decoded (server-wide metric); may be null.
   std::atomic<int64_t>* samples_decoded = nullptr;
+  // Called for every skipped sample (server log); may be empty.
+  std::function<void(const SkippedSample&)> on_skip;
 };
 
-// A sample left out of its batch under OnError::kSkip.
-struct SkippedSample {
-  int64_t sample_id = 0;
-  std::string path;  // relative to the dataset root
-  std::string reason;
-};
+inline constexpr int64_t kMinSamplesForSkipBudget = 100;
 
 // One finished batch. `data` holds the tensor; its bytes go to the wire.
 struct BatchResult {
-  std::unique_ptr<BufferPool::Buffer> data;
+  BufferPool::Pooled data;
   std::vector<int64_t> shape;
   std::vector<int64_t> labels;
   std::vector<int64_t> sample_ids;
@@ -57,21 +67,30 @@ struct BatchResult {
   uint64_t span = 0;
 };
 
-// Decodes and transforms one stream's samples on the shared pool and hands
-// out its batches in order, with at most `max_batches_in_flight` batches
-// scheduled or delivered-but-not-released, so a slow client bounds server
-// memory. Thread-safe. Owned by shared_ptr: pool tasks keep it alive, so the
-// owner may drop it at any time after Cancel().
+// Where a pipeline's work runs and what memory it may take. The pointers
+// must outlive every pipeline made with them.
+struct PipelineRuntime {
+  Scheduler* scheduler = nullptr;
+  std::shared_ptr<BufferPool> buffers;  // batch outputs, charged to its budget
+  MemoryBudget* scratch = nullptr;      // per-sample decode/resize scratch
+};
+
+// Decodes and transforms one stream's samples on its own scheduler queue and
+// hands out its batches in order, with at most `max_batches_in_flight`
+// batches scheduled or delivered-but-not-released, so a slow client bounds
+// server memory. Every batch's output bytes are charged to the buffer pool's
+// budget before they are allocated (a batch waits for room), and every
+// sample's scratch to the scratch budget, sized from the image header before
+// any pixel is decoded. Native-size batches (no output size) first read every
+// sample's header, so a batch that cannot fit is refused before decoding.
+// Thread-safe. Owned by shared_ptr: tasks keep it alive, so the owner may
+// drop it at any time after Cancel().
 class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
  public:
-  // `on_ready` is called (from a pool thread, with no lock held) whenever the
-  // next batch or the end of the stream may have become available.
-  // Start = Create + Begin(nullptr).
-  static std::shared_ptr<BatchPipeline> Start(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers,
-                                              std::function<void()> on_ready);
-  // A pipeline that produces nothing until Begin() or Abort() (e.g. while the
-  // dataset statistics its normalization needs are being fitted).
-  static std::shared_ptr<BatchPipeline> Create(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers,
+  // `on_ready` is called (from any thread, with no pipeline lock held)
+  // whenever the next batch or the end of the stream may have become
+  // available. Nothing is produced until Begin() or Abort().
+  static std::shared_ptr<BatchPipeline> Create(BatchPlan plan, PipelineRuntime runtime,
                                                std::function<void()> on_ready);
   // Starts producing. `dataset_stats`, if given, supplies the mean/std/min/max
   // of the plan's normalization. Call at most once, before any Next().
@@ -89,10 +108,11 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   // lets the pipeline schedule another batch.
   void Release();
 
-  // Stops scheduling; queued samples are dropped. Idempotent.
+  // Stops scheduling and drops the queued samples. Idempotent.
   void Cancel();
 
-  // Drops the on_ready callback (call before the callback's target dies).
+  // Drops the on_ready callback; waits for a running one to return. Call
+  // before the callback's target dies.
   void DetachListener();
 
   BatchPipeline(const BatchPipeline&) = delete;
@@ -100,32 +120,48 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
 
  private:
   struct Pending;
-  BatchPipeline(BatchPlan plan, ThreadPool* pool, std::shared_ptr<BufferPool> buffers, std::function<void()> on_ready);
+  BatchPipeline(BatchPlan plan, PipelineRuntime runtime, std::function<void()> on_ready);
 
   void ScheduleMore() ABSL_LOCKS_EXCLUDED(mu_);
+  bool ScheduleOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  void PeekSample(Pending* batch, size_t slot);
+  void FinishPeek(Pending* batch) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status SizeNativeBatch(Pending* batch);
   void RunSample(Pending* batch, size_t slot);
+  absl::Status MakeSample(Pending* batch, size_t slot, int64_t id);
   void FinishSample(Pending* batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Assemble(Pending* batch);
+  absl::Status ChargeSkips(const BatchResult& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Complete(Pending* batch, absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  std::string SamplePath(Pending* batch, size_t slot) const;
   void Notify() ABSL_LOCKS_EXCLUDED(listener_mu_);
 
   // Constant after construction, except that Begin() sets the transform's
   // dataset statistics before any task can read them.
   BatchPlan plan_;
-  ThreadPool* const pool_;
-  const std::shared_ptr<BufferPool> buffers_;
-  const size_t sample_bytes_;  // 0 for native sizes (known only after decode)
+  const PipelineRuntime runtime_;
+  const std::shared_ptr<Scheduler::Queue> queue_;
+  const size_t sample_bytes_;  // 0 for native sizes (known from the headers)
   std::atomic<bool> cancelled_{false};
 
-  absl::Mutex listener_mu_;
+  Mutex listener_mu_;
   std::function<void()> on_ready_ ABSL_GUARDED_BY(listener_mu_);
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<std::unique_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);  // in delivery order
   size_t next_begin_ ABSL_GUARDED_BY(mu_) = 0;                         // into plan_.sequence
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   bool begun_ ABSL_GUARDED_BY(mu_) = false;
+  // ScheduleMore() runs on one thread at a time; a call meanwhile asks it to
+  // look again instead of waiting.
+  bool scheduling_ ABSL_GUARDED_BY(mu_) = false;
+  bool reschedule_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status abort_status_ ABSL_GUARDED_BY(mu_);
+  // The skip budget, over delivered batches in order.
+  int64_t samples_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t samples_skipped_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<SkippedSample> recent_skips_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace imagefeed

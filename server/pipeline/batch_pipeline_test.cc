@@ -2,9 +2,8 @@
 
 #include <set>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "common/image_encoders.h"
+#include "common/mutex.h"
 #include "common/test_support.h"
 #include "server/pipeline/sample_order.h"
 
@@ -16,31 +15,49 @@ class Waker {
  public:
   std::function<void()> Callback() {
     return [this] {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       ++count_;
+      changed_.SignalAll();
     };
   }
   // Waits until the count differs from `seen` (or 30 s pass); returns the new count.
   int WaitChange(int seen) {
-    struct Arg {
-      Waker* waker;
-      int seen;
-    } arg{this, seen};
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(
-                             +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->waker->count_ != a->seen; }, &arg),
-                         absl::Seconds(30));
+    MutexLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (count_ == seen && std::chrono::steady_clock::now() < deadline) {
+      changed_.WaitFor(std::chrono::milliseconds(500));
+    }
     return count_;
   }
   int count() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return count_;
   }
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
+  CondVar changed_{&mu_};
   int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// A scheduler and memory budgets as the server makes them, sized for tests.
+struct TestRuntime {
+  explicit TestRuntime(int threads, int64_t batch_bytes = 64 << 20, int64_t scratch_bytes = 64 << 20)
+      : scheduler(threads), batches("memory budget for batches", batch_bytes),
+        scratch("memory budget for decoding", scratch_bytes), buffers(BufferPool::Create(&batches, 1 << 20)) {}
+  PipelineRuntime Get() { return PipelineRuntime{&scheduler, buffers, &scratch}; }
+
+  Scheduler scheduler;
+  MemoryBudget batches;
+  MemoryBudget scratch;
+  std::shared_ptr<BufferPool> buffers;
+};
+
+std::shared_ptr<BatchPipeline> Start(BatchPlan plan, TestRuntime* rt, std::function<void()> on_ready) {
+  auto p = BatchPipeline::Create(std::move(plan), rt->Get(), std::move(on_ready));
+  p->Begin(nullptr);
+  return p;
+}
 
 // A dataset of `per_class` PNG gradients in classes a and b; image k of a
 // class has width 8 + k % size_variants.
@@ -79,13 +96,15 @@ BatchPlan MakePlan(std::shared_ptr<const DatasetIndex> ds, int batch_size, bool 
 
 struct Drained {
   std::vector<std::unique_ptr<BatchResult>> batches;
+  std::vector<int64_t> ids;  // every delivered sample id, in order
   absl::Status status;
 };
 
-Drained Drain(BatchPlan plan, ThreadPool* pool, size_t stop_after = SIZE_MAX) {
+// Streams `plan` to the end (or `stop_after` batches). With `keep` false each
+// batch is freed once its ids are recorded, as the transport does.
+Drained Drain(BatchPlan plan, TestRuntime* pool, size_t stop_after = SIZE_MAX, bool keep = true) {
   Waker waker;
-  auto buffers = std::make_shared<BufferPool>(64 << 20);
-  auto p = BatchPipeline::Start(std::move(plan), pool, buffers, waker.Callback());
+  auto p = Start(std::move(plan), pool, waker.Callback());
   Drained out;
   int seen = 0;
   for (;;) {
@@ -101,7 +120,9 @@ Drained Drain(BatchPlan plan, ThreadPool* pool, size_t stop_after = SIZE_MAX) {
       seen = now;
       continue;
     }
-    out.batches.push_back(std::move(batch));
+    out.ids.insert(out.ids.end(), batch->sample_ids.begin(), batch->sample_ids.end());
+    out.batches.push_back(keep ? std::move(batch) : nullptr);
+    batch.reset();
     p->Release();
     if (out.batches.size() == stop_after) {
       p->Cancel();
@@ -116,7 +137,7 @@ Drained Drain(BatchPlan plan, ThreadPool* pool, size_t stop_after = SIZE_MAX) {
 TEST(BatchPipelineTest, DeliversEverySampleInOrderWithExactPixels) {
   ScopedTempDir dir;
   auto ds = MakeDataset(dir.path(), 10);
-  ThreadPool pool(3);
+  TestRuntime pool(3);
   Drained d = Drain(MakePlan(ds, 4, /*shuffle=*/true), &pool);
   ASSERT_OK(d.status);
   ASSERT_EQ(d.batches.size(), 5u);  // 20 samples: 4,4,4,4,4
@@ -143,7 +164,7 @@ TEST(BatchPipelineTest, DeliversEverySampleInOrderWithExactPixels) {
 TEST(BatchPipelineTest, DropLastAndShortLastBatch) {
   ScopedTempDir dir;
   auto ds = MakeDataset(dir.path(), 5);
-  ThreadPool pool(2);
+  TestRuntime pool(2);
   Drained d = Drain(MakePlan(ds, 3), &pool);
   ASSERT_OK(d.status);
   ASSERT_EQ(d.batches.size(), 4u);
@@ -160,7 +181,7 @@ TEST(BatchPipelineTest, CorruptFileFailsOrIsSkipped) {
   auto ds_ok = MakeDataset(dir.path(), 4);
   WriteTestFile(dir.path() + "/a/001.png", "not an image at all");
   auto ds = *DatasetIndex::Build("t", dir.path());
-  ThreadPool pool(2);
+  TestRuntime pool(2);
   BatchPlan strict = MakePlan(ds, 2);
   strict.on_error = OnError::kFail;
   Drained d = Drain(std::move(strict), &pool);
@@ -191,7 +212,7 @@ TEST(BatchPipelineTest, CorruptFileFailsOrIsSkipped) {
 TEST(BatchPipelineTest, NativeSizeMustAgreeWithinABatch) {
   ScopedTempDir dir;
   auto ds = MakeDataset(dir.path(), 4, /*size_variants=*/2);
-  ThreadPool pool(2);
+  TestRuntime pool(2);
   BatchPlan plan = MakePlan(ds, 1);
   plan.transform.out_height = plan.transform.out_width = 0;
   Drained d = Drain(std::move(plan), &pool);
@@ -207,11 +228,12 @@ TEST(BatchPipelineTest, NativeSizeMustAgreeWithinABatch) {
 TEST(BatchPipelineTest, BoundsBatchesInFlightWithoutRelease) {
   ScopedTempDir dir;
   auto ds = MakeDataset(dir.path(), 20);
-  ThreadPool pool(2);
+  TestRuntime pool(2);
   Waker waker;
   BatchPlan plan = MakePlan(ds, 2);
   plan.max_batches_in_flight = 3;
-  auto p = BatchPipeline::Start(std::move(plan), &pool, std::make_shared<BufferPool>(1 << 20), waker.Callback());
+  const int64_t batch_bytes = 2 * 6 * 8 * 3 * 4;
+  auto p = Start(std::move(plan), &pool, waker.Callback());
   std::vector<std::unique_ptr<BatchResult>> got;
   absl::Status status;
   int seen = 0;
@@ -227,8 +249,9 @@ TEST(BatchPipelineTest, BoundsBatchesInFlightWithoutRelease) {
       seen = now;
     }
   }
-  // Nothing released: the pipeline must not have scheduled a fourth batch.
-  absl::SleepFor(absl::Milliseconds(100));
+  // Nothing released: the pipeline has not taken memory for a fourth batch
+  // (a batch's buffer is acquired when it is scheduled, on this thread).
+  EXPECT_EQ(pool.batches.in_use(), 3 * batch_bytes);
   std::unique_ptr<BatchResult> b;
   EXPECT_EQ(p->Next(&b, &status), BatchPipeline::Poll::kPending);
   p->Release();
@@ -249,13 +272,101 @@ TEST(BatchPipelineTest, BoundsBatchesInFlightWithoutRelease) {
 TEST(BatchPipelineTest, CancelStopsPromptlyAndPoolStaysUsable) {
   ScopedTempDir dir;
   auto ds = MakeDataset(dir.path(), 50);
-  ThreadPool pool(2);
+  TestRuntime pool(2);
   Drained d = Drain(MakePlan(ds, 4), &pool, /*stop_after=*/2);
   EXPECT_EQ(d.batches.size(), 2u);
+  EXPECT_EQ(pool.scheduler.queued_tasks(), 0) << "a cancelled stream leaves no work queued";
   // The same pool serves a fresh stream completely afterwards.
   d = Drain(MakePlan(ds, 25), &pool);
   ASSERT_OK(d.status);
   EXPECT_EQ(d.batches.size(), 4u);
+}
+
+TEST(BatchPipelineTest, BatchesWaitForMemoryInsteadOfExceedingTheBudget) {
+  ScopedTempDir dir;
+  auto ds = MakeDataset(dir.path(), 20);
+  const int64_t batch_bytes = 4 * 6 * 8 * 3 * 4;
+  TestRuntime pool(2, /*batch_bytes=*/batch_bytes);  // room for exactly one batch
+  BatchPlan plan = MakePlan(ds, 4);
+  plan.max_batches_in_flight = 3;
+  Drained d = Drain(std::move(plan), &pool, SIZE_MAX, /*keep=*/false);
+  ASSERT_OK(d.status);
+  EXPECT_EQ(d.ids, EpochOrder(40, false, 0, 0));
+  EXPECT_EQ(pool.batches.peak(), batch_bytes) << "never more than the budget";
+}
+
+TEST(BatchPipelineTest, ABatchLargerThanTheBudgetIsRefusedUpFront) {
+  ScopedTempDir dir;
+  auto ds = MakeDataset(dir.path(), 4);
+  TestRuntime pool(2, /*batch_bytes=*/1000);
+  std::atomic<int64_t> decoded{0};
+  BatchPlan plan = MakePlan(ds, 4);  // 4 x 576 bytes
+  plan.samples_decoded = &decoded;
+  Drained d = Drain(std::move(plan), &pool);
+  EXPECT_THAT(d.status, StatusIs(absl::StatusCode::kResourceExhausted, "memory budget for batches"));
+  EXPECT_EQ(decoded.load(), 0);
+}
+
+TEST(BatchPipelineTest, NativeSizeBatchIsSizedFromHeadersBeforeDecoding) {
+  ScopedTempDir dir;
+  auto ds = MakeDataset(dir.path(), 4);  // 8x6 RGB: 576 float bytes each
+  TestRuntime pool(2);
+  std::atomic<int64_t> decoded{0};
+  BatchPlan plan = MakePlan(ds, 4);
+  plan.transform.out_height = plan.transform.out_width = 0;
+  plan.max_batch_bytes = 4 * 576 - 1;
+  plan.samples_decoded = &decoded;
+  Drained d = Drain(std::move(plan), &pool);
+  EXPECT_THAT(d.status, StatusIs(absl::StatusCode::kInvalidArgument, "above the server's cap max_batch_bytes=2303"));
+  EXPECT_EQ(decoded.load(), 0) << "refused from the headers, before any pixel was decoded";
+  EXPECT_EQ(pool.batches.peak(), 0);
+}
+
+TEST(BatchPipelineTest, SampleScratchAboveTheBudgetIsThatSamplesError) {
+  ScopedTempDir dir;
+  auto ds = MakeDataset(dir.path(), 2);
+  TestRuntime pool(2, 64 << 20, /*scratch_bytes=*/100);
+  BatchPlan plan = MakePlan(ds, 2);
+  plan.max_skip_fraction = 1.0;
+  Drained d = Drain(std::move(plan), &pool);
+  ASSERT_OK(d.status);
+  ASSERT_FALSE(d.batches.empty());
+  ASSERT_FALSE(d.batches[0]->skipped.empty());
+  EXPECT_THAT(d.batches[0]->skipped[0].reason, ::testing::HasSubstr("memory budget for decoding"));
+  EXPECT_EQ(pool.scratch.in_use(), 0);
+}
+
+TEST(BatchPipelineTest, SkipBudgetEndsTheStreamWithDataLossNamingTheFiles) {
+  ScopedTempDir dir;
+  auto ds_ok = MakeDataset(dir.path(), 60);  // 120 samples
+  for (int k = 0; k < 60; k += 10) {
+    char name[32];
+    snprintf(name, sizeof(name), "/b/%03d.png", k);
+    WriteTestFile(dir.path() + name, "truncated");
+  }
+  auto ds = *DatasetIndex::Build("t", dir.path());
+  TestRuntime pool(2);
+  Drained d = Drain(MakePlan(ds, 10), &pool);  // 6 of 120 = 5 % > 1 %
+  // b/000 is sample 60: the first 100 samples hold four bad files.
+  EXPECT_THAT(d.status, StatusIs(absl::StatusCode::kDataLoss, "4 of 100 samples"));
+  EXPECT_THAT(std::string(d.status.message()), ::testing::HasSubstr("above max_skip_fraction=0.01"));
+  EXPECT_THAT(std::string(d.status.message()), ::testing::HasSubstr("'b/030.png': not a JPEG or PNG"));
+  EXPECT_EQ(d.batches.size(), 9u) << "the budget is judged once 100 samples were seen";
+
+  BatchPlan lenient = MakePlan(ds, 10);
+  lenient.max_skip_fraction = 0.1;
+  d = Drain(std::move(lenient), &pool);
+  ASSERT_OK(d.status);
+  EXPECT_EQ(d.batches.size(), 12u);
+}
+
+TEST(BatchPipelineTest, AStreamThatSkippedEverySampleIsNeverASuccess) {
+  ScopedTempDir dir;
+  auto ds = MakeDataset(dir.path(), 3);
+  for (const auto& s : ds->samples()) WriteTestFile(dir.path() + "/" + s.relative_path, "gone");
+  TestRuntime pool(2);
+  Drained d = Drain(MakePlan(ds, 4), &pool);
+  EXPECT_THAT(d.status, StatusIs(absl::StatusCode::kDataLoss, "6 of 6 samples"));
 }
 
 }  // namespace

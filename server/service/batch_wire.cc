@@ -10,20 +10,14 @@ namespace {
 
 // Owns a tensor buffer while gRPC holds the slice that points into it.
 struct SliceOwner {
-  std::unique_ptr<BufferPool::Buffer> buffer;
-  std::shared_ptr<BufferPool> pool;
+  BufferPool::Pooled buffer;  // back to its pool (and budget) when destroyed
 };
 
-void DestroySliceOwner(void* arg) {
-  auto* owner = static_cast<SliceOwner*>(arg);
-  owner->pool->Release(std::move(owner->buffer));
-  delete owner;
-}
+void DestroySliceOwner(void* arg) { delete static_cast<SliceOwner*>(arg); }
 
 }  // namespace
 
-grpc::ByteBuffer EncodeBatch(std::unique_ptr<BatchResult> batch, const SampleTransform& transform,
-                             std::shared_ptr<BufferPool> pool) {
+grpc::ByteBuffer EncodeBatch(std::unique_ptr<BatchResult> batch, const SampleTransform& transform) {
   v1::Batch header;
   for (int64_t d : batch->shape) header.add_shape(d);
   header.set_dtype(transform.dtype == OutputDType::kUint8 ? v1::DTYPE_UINT8 : v1::DTYPE_FLOAT32);
@@ -50,7 +44,7 @@ grpc::ByteBuffer EncodeBatch(std::unique_ptr<BatchResult> batch, const SampleTra
     grpc::Slice only(head);
     return grpc::ByteBuffer(&only, 1);
   }
-  auto* owner = new SliceOwner{std::move(batch->data), std::move(pool)};
+  auto* owner = new SliceOwner{std::move(batch->data)};
   grpc::Slice slices[2] = {grpc::Slice(head),
                            grpc::Slice(owner->buffer->data(), data_size, DestroySliceOwner, owner)};
   return grpc::ByteBuffer(slices, 2);

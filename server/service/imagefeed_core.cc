@@ -1,14 +1,30 @@
 #include "server/service/imagefeed_core.h"
 
+#include <malloc.h>
+
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace imagefeed {
+namespace {
+
+// Streams admitted by default: one per 64 MiB of budget (room for a couple
+// of ordinary batches each), at least 4.
+int64_t DefaultMaxStreams(int64_t budget) { return std::clamp<int64_t>(budget / (int64_t{64} << 20), 4, 1024); }
+
+}  // namespace
 
 ImageFeedCore::ImageFeedCore(std::vector<DatasetConfig> datasets, ServerLimits limits, StatsConfig stats)
     : limits_(limits),
-      buffers_(std::make_shared<BufferPool>(static_cast<size_t>(std::max<int64_t>(limits.max_batch_bytes, 64 << 20)) * 2)),
+      max_streams_(limits.max_streams > 0 ? limits.max_streams : DefaultMaxStreams(limits.memory_budget)),
+      batch_budget_("memory budget for batches (3/4 of --memory_budget)",
+                    limits.memory_budget - limits.memory_budget / 4),
+      scratch_budget_("memory budget for decoding (1/4 of --memory_budget)", limits.memory_budget / 4),
+      buffers_(BufferPool::Create(&batch_budget_, static_cast<size_t>(std::min<int64_t>(
+                                                      2 * limits.max_batch_bytes, batch_budget_.capacity() / 4)))),
       pool_(limits.threads) {
   for (auto& d : datasets) {
     FitOptions fit;
@@ -17,7 +33,7 @@ ImageFeedCore::ImageFeedCore(std::vector<DatasetConfig> datasets, ServerLimits l
     fit.sample_seed = stats.sample_seed;
     fit.max_pixels = limits.max_pixels;
     fit.cache_dir = stats.cache_dir;
-    Served served{d, StatsFitter::Start(d.index, fit, &pool_)};
+    Served served{d, StatsFitter::Start(d.index, fit, &pool_, &scratch_budget_)};
     datasets_[d.index->name()] = std::move(served);
   }
 }
@@ -54,26 +70,84 @@ absl::Status ImageFeedCore::ListDatasets(const v1::ListDatasetsRequest&, v1::Lis
   return absl::OkStatus();
 }
 
-absl::StatusOr<ImageFeedCore::Stream> ImageFeedCore::StartStream(const v1::StreamBatchesRequest& request,
-                                                                 std::function<void()> on_ready) {
+absl::Status ImageFeedCore::Admit() {
+  MutexLock lock(&mu_);
+  if (active_streams_ >= max_streams_) {
+    return absl::ResourceExhaustedError(absl::StrCat("the server is serving its limit of max_streams=", max_streams_,
+                                                     " streams; retry later or raise --max_streams"));
+  }
+  if (active_streams_++ == 0) buffers_->SetRetain(true);
+  return absl::OkStatus();
+}
+
+void ImageFeedCore::EndStream() {
+  MutexLock lock(&mu_);
+  if (--active_streams_ == 0) {
+    idle_.SignalAll();
+    // Give idle memory back: pooled buffers, and what glibc keeps of freed
+    // chunks (it does not return the middle of the heap by itself).
+    buffers_->SetRetain(false);  // until the next stream: a late buffer is freed, not kept
+    malloc_trim(0);
+  }
+}
+
+int64_t ImageFeedCore::active_streams() const {
+  MutexLock lock(&mu_);
+  return active_streams_;
+}
+
+bool ImageFeedCore::WaitUntilIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(&mu_);
+  while (active_streams_ > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    idle_.WaitFor(deadline - now);
+  }
+  return true;
+}
+
+// Skipped files are logged, but not so often that a dataset with thousands
+// of bad files floods the log: the first 10, then one line (with the count)
+// at most every 10 seconds.
+void ImageFeedCore::LogSkip(const std::string& dataset, const SkippedSample& skipped) {
+  MutexLock lock(&mu_);
+  ++skips_total_;
+  const auto now = std::chrono::steady_clock::now();
+  if (skips_logged_ >= 10 && now - last_skip_log_ < std::chrono::seconds(10)) return;
+  ++skips_logged_;
+  last_skip_log_ = now;
+  std::cerr << "imagefeed-server: skipped sample " << skipped.sample_id << " '" << skipped.path << "' of dataset '"
+            << dataset << "': " << skipped.reason << " (" << skips_total_ << " skipped since start)" << std::endl;
+}
+
+absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const v1::StreamBatchesRequest& request,
+                                                                          std::function<void()> on_ready) {
   ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
   ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
+  RETURN_IF_ERROR(Admit());
   plan.samples_decoded = &samples_decoded_;
-  Stream stream;
-  stream.transform = plan.transform;
-  stream.pipeline = BatchPipeline::Create(std::move(plan), &pool_, buffers_, std::move(on_ready));
-  if (!NeedsDatasetStats(request)) {
-    stream.pipeline->Begin(nullptr);
-    return stream;
+  plan.on_skip = [this, name = request.dataset()](const SkippedSample& s) { LogSkip(name, s); };
+  SampleTransform transform = plan.transform;
+  auto pipeline = BatchPipeline::Create(std::move(plan), PipelineRuntime{&pool_, buffers_, &scratch_budget_},
+                                        std::move(on_ready));
+  std::function<void()> start;
+  if (NeedsDatasetStats(request)) {
+    start = [this, served, pipeline] { WaitForStats(*served, pipeline); };
+  } else {
+    start = [pipeline] { pipeline->Begin(nullptr); };
   }
-  std::weak_ptr<BatchPipeline> weak = stream.pipeline;
-  served->stats->WhenReady([weak](const absl::StatusOr<v1::DatasetStats>& stats) {
-    std::shared_ptr<BatchPipeline> pipeline = weak.lock();
-    if (!pipeline) return;  // the client left while we were fitting
+  return std::make_unique<StreamSession>(pipeline, std::move(transform), std::move(start), [this] { EndStream(); });
+}
+
+void ImageFeedCore::WaitForStats(const Served& served, std::shared_ptr<BatchPipeline> pipeline) {
+  std::weak_ptr<BatchPipeline> weak = pipeline;
+  served.stats->WhenReady([weak](const absl::StatusOr<v1::DatasetStats>& stats) {
+    std::shared_ptr<BatchPipeline> p = weak.lock();
+    if (!p) return;  // the client left while we were fitting
     if (!stats.ok()) {
-      pipeline->Abort(absl::FailedPreconditionError(
-          absl::StrCat("this normalization needs the dataset's statistics, which could not be fitted: ",
-                       stats.status().message())));
+      p->Abort(absl::FailedPreconditionError(absl::StrCat(
+          "this normalization needs the dataset's statistics, which could not be fitted: ", stats.status().message())));
       return;
     }
     NormalizeParams params;
@@ -84,9 +158,8 @@ absl::StatusOr<ImageFeedCore::Stream> ImageFeedCore::StartStream(const v1::Strea
       params.min[c] = stats->min(k);
       params.max[c] = stats->max(k);
     }
-    pipeline->Begin(&params);
+    p->Begin(&params);
   });
-  return stream;
 }
 
 }  // namespace imagefeed

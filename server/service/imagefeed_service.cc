@@ -1,132 +1,69 @@
 #include "server/service/imagefeed_service.h"
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "server/service/batch_wire.h"
 #include "server/service/grpc_status.h"
 
 namespace imagefeed {
 namespace {
 
-// Streams one pipeline's batches with exactly one write in flight.
-// Decisions are taken under mu_; StartWrite/Finish are called after it is
-// released, because OnDone (which deletes this) may run as soon as Finish is.
-// Lock order: pipeline listener lock -> mu_ -> pipeline lock.
+// The gRPC adapter of one StreamSession: it reports each event to the
+// session and carries out the action the session decided (under its lock).
+// StartWrite/Finish are called with no lock held, because OnDone (which
+// deletes this) may run as soon as Finish is.
 class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   BatchStreamReactor(ImageFeedCore* core, const TokenAuth& auth, grpc::CallbackServerContext* context,
-                     const grpc::ByteBuffer* raw_request)
-      : buffers_(core->buffers()) {
+                     const grpc::ByteBuffer* raw_request) {
     if (absl::Status allowed = auth.Check(*context); !allowed.ok()) {
-      FinishOnce(ToGrpcStatus(allowed));
+      Finish(ToGrpcStatus(allowed));
       return;
     }
     v1::StreamBatchesRequest request;
     grpc::ByteBuffer copy(*raw_request);
     grpc::Status parsed = grpc::SerializationTraits<v1::StreamBatchesRequest>::Deserialize(&copy, &request);
     if (!parsed.ok()) {
-      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed StreamBatchesRequest"));
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed StreamBatchesRequest"));
       return;
     }
-    auto stream = core->StartStream(request, [this] { Advance(); });
-    if (!stream.ok()) {
-      FinishOnce(ToGrpcStatus(stream.status()));
+    auto session = core->StartStream(request, [this] { Do(session_->OnReady()); });
+    if (!session.ok()) {
+      Finish(ToGrpcStatus(session.status()));
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      pipeline_ = stream->pipeline;
-      transform_ = stream->transform;
-    }
-    Advance();
+    session_ = *std::move(session);
+    session_->Start();  // on_ready may fire from here on
+    Do(session_->OnReady());
   }
 
-  void OnWriteDone(bool ok) override {
-    std::shared_ptr<BatchPipeline> pipeline;
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      pipeline = pipeline_;
-    }
-    if (!ok) {  // the client went away or the call was cancelled
-      pipeline->Cancel();
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
-      return;
-    }
-    pipeline->Release();
-    Advance();
-  }
+  void OnWriteDone(bool ok) override { Do(session_->OnWriteDone(ok)); }
 
   void OnCancel() override {
-    std::shared_ptr<BatchPipeline> pipeline;
-    bool idle;
-    {
-      absl::MutexLock lock(&mu_);
-      pipeline = pipeline_;
-      idle = !writing_;
-    }
-    if (pipeline) pipeline->Cancel();
-    // With a write in flight, OnWriteDone(false) finishes the call.
-    if (idle) FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled by the client"));
+    if (session_) Do(session_->OnCancel());
   }
 
   void OnDone() override {
-    std::shared_ptr<BatchPipeline> pipeline;
-    {
-      absl::MutexLock lock(&mu_);
-      pipeline = pipeline_;
-    }
-    if (pipeline) {
-      pipeline->Cancel();
-      pipeline->DetachListener();  // waits for a running on_ready to return
-    }
+    if (session_) session_->Close();  // waits for a running on_ready to return
     delete this;
   }
 
  private:
-  // Writes the next batch if one is ready and no write is in flight, or
-  // finishes the call at the end of the stream.
-  void Advance() {
-    enum class Action { kNone, kWrite, kFinish } action = Action::kNone;
-    absl::Status final_status;
-    {
-      absl::MutexLock lock(&mu_);
-      if (writing_ || finished_ || !pipeline_) return;
-      std::unique_ptr<BatchResult> batch;
-      switch (pipeline_->Next(&batch, &final_status)) {
-        case BatchPipeline::Poll::kPending:
-          break;
-        case BatchPipeline::Poll::kBatch:
-          writing_ = true;
-          message_ = EncodeBatch(std::move(batch), transform_, buffers_);
-          action = Action::kWrite;
-          break;
-        case BatchPipeline::Poll::kDone:
-          finished_ = true;
-          action = Action::kFinish;
-          break;
-      }
+  void Do(StreamSession::Action action) {
+    switch (action.kind) {
+      case StreamSession::Action::Kind::kNone:
+        return;
+      case StreamSession::Action::Kind::kWrite:
+        message_ = EncodeBatch(std::move(action.batch), session_->transform());
+        StartWrite(&message_);
+        return;
+      case StreamSession::Action::Kind::kFinish:
+        Finish(ToGrpcStatus(action.status));
+        return;
     }
-    if (action == Action::kWrite) StartWrite(&message_);
-    if (action == Action::kFinish) Finish(ToGrpcStatus(final_status));
   }
 
-  void FinishOnce(const grpc::Status& status) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_) return;
-      finished_ = true;
-    }
-    Finish(status);
-  }
-
-  const std::shared_ptr<BufferPool> buffers_;
-  absl::Mutex mu_;
-  std::shared_ptr<BatchPipeline> pipeline_ ABSL_GUARDED_BY(mu_);
-  SampleTransform transform_ ABSL_GUARDED_BY(mu_);
-  grpc::ByteBuffer message_;  // the write in flight; touched only by the thread that set writing_
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<StreamSession> session_;  // set in the constructor, then constant
+  // The write in flight; only the thread whose action started it touches it.
+  grpc::ByteBuffer message_;
 };
 
 }  // namespace

@@ -182,6 +182,13 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::sha
     default:
       return absl::InvalidArgumentError(absl::StrCat("on_error: unknown value ", r.on_error()));
   }
+  if (r.has_max_skip_fraction()) {
+    if (!(r.max_skip_fraction() >= 0 && r.max_skip_fraction() <= 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("max_skip_fraction must be in [0, 1] (got ", r.max_skip_fraction(), ")"));
+    }
+    plan.max_skip_fraction = r.max_skip_fraction();
+  }
   OrderSpec order;
   order.num_samples = dataset->num_samples();
   order.shuffle = r.shuffle();

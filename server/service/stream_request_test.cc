@@ -1,5 +1,7 @@
 #include "server/service/stream_request.h"
 
+#include <cmath>
+
 #include "common/test_support.h"
 
 namespace imagefeed {
@@ -41,6 +43,18 @@ TEST_F(StreamRequestTest, DefaultsAreRescaleNchwFloatSkip) {
   EXPECT_EQ(plan.transform.out_width, 48);
   EXPECT_EQ(plan.sequence.size(), 10u);
   EXPECT_GE(plan.max_batches_in_flight, 2);
+}
+
+TEST_F(StreamRequestTest, SkipBudgetDefaultsToOnePercentAndIsValidated) {
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_DOUBLE_EQ(plan.max_skip_fraction, 0.01);
+  request_.set_max_skip_fraction(0.25f);
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  EXPECT_DOUBLE_EQ(plan.max_skip_fraction, 0.25);
+  request_.set_max_skip_fraction(1.5f);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "max_skip_fraction must be in [0, 1] (got 1.5)"));
+  request_.set_max_skip_fraction(std::nanf(""));
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "max_skip_fraction"));
 }
 
 TEST_F(StreamRequestTest, RankAndStartSelectTheSequence) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
+#include "common/status_macros.h"
 #include "server/decode/image_decoder.h"
 #include "server/pipeline/sample_order.h"
 
@@ -52,10 +53,13 @@ std::string StatsFingerprint(const DatasetIndex& dataset, const FitOptions& opti
   return hex;
 }
 
-StatsFitter::StatsFitter(std::shared_ptr<const DatasetIndex> dataset, FitOptions options, ThreadPool* pool)
+StatsFitter::StatsFitter(std::shared_ptr<const DatasetIndex> dataset, FitOptions options, Scheduler* scheduler,
+                         MemoryBudget* scratch)
     : dataset_(std::move(dataset)),
       options_(std::move(options)),
-      pool_(pool),
+      queue_(scheduler->NewQueue(Scheduler::Priority::kBackground)),
+      workers_(scheduler->size()),
+      scratch_(scratch),
       fingerprint_(StatsFingerprint(*dataset_, options_)),
       result_(absl::UnavailableError("statistics are being fitted")) {
   const int64_t n = dataset_->num_samples();
@@ -73,8 +77,8 @@ StatsFitter::StatsFitter(std::shared_ptr<const DatasetIndex> dataset, FitOptions
 }
 
 std::shared_ptr<StatsFitter> StatsFitter::Start(std::shared_ptr<const DatasetIndex> dataset, FitOptions options,
-                                                ThreadPool* pool) {
-  std::shared_ptr<StatsFitter> f(new StatsFitter(std::move(dataset), std::move(options), pool));
+                                                Scheduler* scheduler, MemoryBudget* scratch) {
+  std::shared_ptr<StatsFitter> f(new StatsFitter(std::move(dataset), std::move(options), scheduler, scratch));
   if (!f->LoadCache()) f->ScheduleChunks();
   return f;
 }
@@ -107,12 +111,12 @@ bool StatsFitter::LoadCache() {
 void StatsFitter::ScheduleChunks() {
   std::vector<size_t> to_run;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (chunks_.empty() && !done_) {
       to_run.push_back(SIZE_MAX);  // nothing to fit
     }
     while (!cancelled_.load() && next_chunk_ < chunks_.size() &&
-           next_chunk_ - chunks_done_ < static_cast<size_t>(pool_->size())) {
+           next_chunk_ - chunks_done_ < static_cast<size_t>(workers_)) {
       to_run.push_back(next_chunk_++);
     }
   }
@@ -121,7 +125,7 @@ void StatsFitter::ScheduleChunks() {
     return;
   }
   std::shared_ptr<StatsFitter> self = shared_from_this();
-  for (size_t c : to_run) pool_->Schedule([self, c] { self->RunChunk(c); });
+  for (size_t c : to_run) queue_->Schedule([self, c] { self->RunChunk(c); });
 }
 
 void StatsFitter::RunChunk(size_t chunk) {
@@ -129,22 +133,14 @@ void StatsFitter::RunChunk(size_t chunk) {
   thread_local Image image;
   ChannelStats local(ChannelsOf(options_.color_mode));
   int64_t failures = 0;
-  DecodeOptions decode;
-  decode.max_pixels = options_.max_pixels;
   const size_t end = std::min(ids_.size(), (chunk + 1) * kChunkImages);
   for (size_t i = chunk * kChunkImages; i < end && !cancelled_.load(std::memory_order_relaxed); ++i) {
-    absl::Status s = dataset_->ReadSample(ids_[i], &bytes);
-    if (s.ok()) s = DecodeImage(absl::MakeConstSpan(bytes), decode, &image);
-    if (s.ok()) {
-      local.AddImage(image, options_.color_mode);
-    } else {
-      ++failures;
-    }
+    if (!FitImage(ids_[i], &bytes, &image, &local).ok()) ++failures;
     fitted_.fetch_add(1, std::memory_order_relaxed);
   }
   bool last;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     chunks_[chunk] = local;
     chunk_failures_[chunk] = failures;
     last = ++chunks_done_ == chunks_.size();
@@ -162,7 +158,7 @@ void StatsFitter::RunChunk(size_t chunk) {
   int64_t failed = 0;
   double seconds;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (size_t c = 0; c < chunks_.size(); ++c) {
       total.Merge(chunks_[c]);
       failed += chunk_failures_[c];
@@ -204,10 +200,29 @@ void StatsFitter::RunChunk(size_t chunk) {
   Finish(std::move(stats));
 }
 
+absl::Status StatsFitter::FitImage(int64_t id, std::vector<uint8_t>* bytes, Image* image, ChannelStats* stats) {
+  DecodeOptions decode;
+  decode.max_pixels = options_.max_pixels;
+  RETURN_IF_ERROR(dataset_->ReadSample(id, bytes));
+  MemoryReservation reserved;
+  if (scratch_ != nullptr) {
+    // Upper bound of the decoded pixels: 4 channels of 16 bits, plus the
+    // decoder's own copy for EXIF rotation / CMYK.
+    ASSIGN_OR_RETURN(ImageHeader header, PeekImageHeader(absl::MakeConstSpan(*bytes), decode));
+    const int64_t need = int64_t{header.width} * header.height * 4 * 2 * 2;
+    RETURN_IF_ERROR(scratch_->Reserve(need));
+    reserved = MemoryReservation(scratch_, need);
+  }
+  RETURN_IF_ERROR(DecodeImage(absl::MakeConstSpan(*bytes), decode, image));
+  stats->AddImage(*image, options_.color_mode);
+  if (image->data.capacity() > (size_t{16} << 20)) *image = Image();  // an outlier's buffer is not kept
+  return absl::OkStatus();
+}
+
 void StatsFitter::Finish(absl::StatusOr<v1::DatasetStats> result) {
   std::vector<std::function<void(const absl::StatusOr<v1::DatasetStats>&)>> waiters;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (done_) return;
     done_ = true;
     result_ = result;
@@ -217,7 +232,7 @@ void StatsFitter::Finish(absl::StatusOr<v1::DatasetStats> result) {
 }
 
 v1::DatasetStats StatsFitter::Snapshot() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (done_ && result_.ok()) return *result_;
   v1::DatasetStats s;
   s.set_dataset(dataset_->name());
@@ -237,7 +252,7 @@ v1::DatasetStats StatsFitter::Snapshot() const {
 void StatsFitter::WhenReady(std::function<void(const absl::StatusOr<v1::DatasetStats>&)> done) {
   absl::StatusOr<v1::DatasetStats> r;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!done_) {
       waiters_.push_back(std::move(done));
       return;
@@ -251,7 +266,7 @@ void StatsFitter::Cancel() {
   cancelled_.store(true);
   bool idle;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     idle = next_chunk_ == chunks_done_;
   }
   if (idle) Finish(absl::CancelledError("statistics fitting cancelled"));

@@ -39,7 +39,7 @@ class StatsFitterTest : public ::testing::Test {
   std::string root_;
   ChannelStats reference_{3};
   FitOptions options_;
-  ThreadPool pool_{2};
+  Scheduler pool_{2};
 };
 
 TEST_F(StatsFitterTest, FitsEveryPixelAndCachesTheResult) {
@@ -105,9 +105,10 @@ TEST_F(StatsFitterTest, SampleLimitFitsASeededSubset) {
 
 TEST_F(StatsFitterTest, CancelReleasesWaiters) {
   options_.cache_dir.clear();
-  ThreadPool one(1);
+  Scheduler one(1);
   absl::Notification gate;
-  one.Schedule([&] { gate.WaitForNotification(); });  // fitting cannot start yet
+  auto blocker = one.NewQueue(Scheduler::Priority::kForeground);
+  blocker->Schedule([&] { gate.WaitForNotification(); });  // fitting cannot start yet
   auto fitter = StatsFitter::Start(Index(), options_, &one);
   EXPECT_EQ(fitter->Snapshot().state(), v1::DatasetStats::STATE_FITTING);
   EXPECT_EQ(fitter->Snapshot().samples_total(), 70);
