@@ -23,6 +23,10 @@ struct ServerLimits {
   int64_t max_pixels = 100'000'000;
   // Worker threads of the shared pool (for sizing prefetch).
   int threads = 1;
+  // Server-wide memory budget for batch outputs and decode scratch, in bytes.
+  int64_t memory_budget = int64_t{1} << 30;
+  // Concurrent streams admitted; 0 = derived from memory_budget.
+  int64_t max_streams = 0;
 };
 
 // Validates `request` against `dataset` (served in `color_mode`) and
