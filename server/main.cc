@@ -2,23 +2,37 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <malloc.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/file_util.h"
 #include "common/flags.h"
+#include "common/system_memory.h"
 #include "server/dataset/dataset_index.h"
 #include "server/dataset/demo_dataset.h"
 #include "server/service/imagefeed_core.h"
@@ -42,6 +56,109 @@ struct ServerFlags {
   std::string auth_token_file;
   std::string tls_cert;
   std::string tls_key;
+  std::string memory_budget;  // empty = DefaultMemoryBudget()
+  int64_t max_streams = 0;
+  int64_t drain_seconds = 30;
+};
+
+// Receives SIGINT and SIGTERM on its own thread (the caller blocks them in
+// every thread first). Until MarkServing(), a signal ends the process at once
+// with exit 0: nothing is served yet, and start-up (indexing, generating the
+// demo dataset, loading statistics) can take minutes that an orchestrator
+// stopping the container should not have to wait. Thread-safe.
+class ShutdownSignals {
+ public:
+  explicit ShutdownSignals(const sigset_t& signals) : signals_(signals) {
+    // Detached: it blocks in sigwait until the process ends (main() _Exits).
+    std::thread([this] { Loop(); }).detach();
+  }
+  ShutdownSignals(const ShutdownSignals&) = delete;
+  ShutdownSignals& operator=(const ShutdownSignals&) = delete;
+
+  // From now on a signal is reported to Wait() instead of ending the process.
+  void MarkServing() {
+    absl::MutexLock lock(&mu_);
+    serving_ = true;
+  }
+
+  // Blocks until a signal arrives while serving; returns it.
+  int Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* sig) { return *sig != 0; }, &signal_));
+    return signal_;
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals_, &sig) != 0) continue;
+      absl::MutexLock lock(&mu_);
+      if (!serving_) {
+        std::fprintf(stderr, "imagefeed-server: %s during start-up, exiting\n", SignalName(sig));
+        std::fflush(stdout);
+        std::fflush(stderr);
+        _exit(0);  // other threads may be mid-way through start-up work: run no destructors
+      }
+      if (signal_ == 0) signal_ = sig;
+    }
+  }
+
+  static const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+  // Constant after construction
+  const sigset_t signals_;
+
+  absl::Mutex mu_;
+  bool serving_ ABSL_GUARDED_BY(mu_) = false;
+  int signal_ ABSL_GUARDED_BY(mu_) = 0;  // first signal received while serving
+};
+
+// Counts the imagefeed RPCs in flight, so that a drain can end as soon as the
+// last one does. Health and reflection calls are not counted: a health Watch
+// lasts as long as its client. Thread-safe; owned by the grpc::Server, the
+// count it shares with `AwaitIdle` callers by a shared_ptr.
+class InFlightCalls : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  struct Count {
+    absl::Mutex mu;
+    int64_t calls ABSL_GUARDED_BY(mu) = 0;
+
+    // Blocks until no call is in flight or `deadline`; true if none is.
+    bool AwaitIdle(absl::Time deadline) {
+      absl::MutexLock lock(&mu);
+      return mu.AwaitWithDeadline(absl::Condition(
+          +[](int64_t* n) { return *n == 0; }, &calls), deadline);
+    }
+  };
+
+  explicit InFlightCalls(std::shared_ptr<Count> count) : count_(std::move(count)) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    if (!absl::StartsWith(info->method(), "/imagefeed.")) return nullptr;
+    return new Tracker(count_);
+  }
+
+ private:
+  // Lives as long as its call (gRPC destroys it with the call's context).
+  class Tracker : public grpc::experimental::Interceptor {
+   public:
+    explicit Tracker(std::shared_ptr<Count> count) : count_(std::move(count)) {
+      absl::MutexLock lock(&count_->mu);
+      ++count_->calls;
+    }
+    ~Tracker() override {
+      absl::MutexLock lock(&count_->mu);
+      --count_->calls;
+    }
+    void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override { methods->Proceed(); }
+
+   private:
+    const std::shared_ptr<Count> count_;
+  };
+
+  const std::shared_ptr<Count> count_;
 };
 
 // Server credentials: TLS when a certificate and key are given, else plaintext.
@@ -117,8 +234,71 @@ absl::StatusOr<std::vector<DatasetConfig>> LoadDatasets(const ServerFlags& flags
   return out;
 }
 
-// "HOST:PORT" with the port replaced by the one actually bound.
+// Checks --listen: "unix:PATH" (or "unix-abstract:NAME"), or HOST:PORT with
+// PORT a decimal in 0..65535 (HOST may be "[IPv6]").
+absl::Status ValidateListen(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:") || absl::StartsWith(listen, "unix-abstract:")) return absl::OkStatus();
+  const size_t colon = listen.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  int value = -1;
+  if (colon == std::string::npos || colon == 0 || port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) || !absl::SimpleAtoi(port, &value) ||
+      value > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen: '", listen, "' is not HOST:PORT with PORT in 0..65535",
+                                                   port.empty() ? "" : absl::StrCat(" (port '", port, "')")));
+  }
+  return absl::OkStatus();
+}
+
+// Binds a plain TCP socket to `listen` the way gRPC does (SO_REUSEADDR, so
+// only a listener, not a connection in TIME_WAIT, makes the port busy) and
+// returns why it failed ("address in use ..."), or "" if it bound (or
+// `listen` is a unix socket). gRPC's own error does not say why.
+std::string ProbeListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (absl::StartsWith(listen, "unix") || colon == std::string::npos) return "";
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = listen.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return absl::StrCat("cannot resolve '", host, "': ", gai_strerror(rc));
+  }
+  std::string reason;
+  int fd = socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+      reason = errno == EADDRINUSE ? "address in use (is another server running on this port?)"
+                                   : absl::AsciiStrToLower(std::strerror(errno));
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return reason;
+}
+
+// One line per dataset, so an operator sees at once what was indexed and
+// what was left out (a dataset of .webp files, a folder of symlinks).
+void PrintDatasetSummary(const DatasetIndex& index) {
+  const IgnoredEntries& ig = index.ignored();
+  std::string line = absl::StrCat("imagefeed-server: dataset '", index.name(), "': ", index.num_samples(),
+                                  " samples in ", index.classes().size(), " classes from ", index.root(),
+                                  "; ignored: ", ig.hidden, " hidden, ", ig.not_images, " not images, ",
+                                  ig.symlinks, " symlinks");
+  if (ig.outside_classes > 0) absl::StrAppend(&line, ", ", ig.outside_classes, " files outside class folders");
+  if (ig.special > 0) absl::StrAppend(&line, ", ", ig.special, " sockets, fifos or devices");
+  std::cerr << line << "\n";
+}
+
+// "HOST:PORT" with the port replaced by the one actually bound; unix addresses as given.
 std::string ListenAddress(const std::string& listen, int port) {
+  if (absl::StartsWith(listen, "unix")) return listen;  // no port to fill in
   size_t colon = listen.rfind(':');
   return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
@@ -141,22 +321,52 @@ int Run(int argc, char** argv) {
                   "require 'authorization: Bearer <token>' on every RPC except health (token read from this file)");
   flags.AddString("tls_cert", &f.tls_cert, "PEM certificate chain: serve TLS (with --tls_key)");
   flags.AddString("tls_key", &f.tls_key, "PEM private key of --tls_cert");
+  flags.AddString("memory_budget", &f.memory_budget,
+                  "memory for batch outputs and decode scratch, bytes or with suffix K/M/G/T (e.g. 2G); "
+                  "empty = 50% of the cgroup memory limit, else of physical memory");
+  flags.AddInt("max_streams", &f.max_streams, "concurrent streams admitted; 0 = derived from --memory_budget", 0,
+               1 << 20);
+  flags.AddInt("drain_seconds", &f.drain_seconds,
+               "on SIGTERM/SIGINT, let running streams finish for up to this long, then cancel them", 0, 3600);
   absl::Status parsed = flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
   if (flags.help_requested()) {
     std::cout << flags.Usage();
     return 0;
   }
+  if (parsed.ok()) parsed = ValidateListen(f.listen);
+  MemoryBudget budget;
+  if (parsed.ok() && !f.memory_budget.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseByteSize(f.memory_budget);
+    if (bytes.ok()) {
+      budget = {*bytes, "set by --memory_budget"};
+    } else {
+      parsed = absl::InvalidArgumentError(absl::StrCat("--memory_budget: ", bytes.status().message()));
+    }
+  } else if (parsed.ok()) {
+    budget = DefaultMemoryBudget("/sys/fs/cgroup", PhysicalMemoryBytes());
+  }
   if (!parsed.ok()) {
     std::cerr << "imagefeed-server: " << parsed.message() << "\n";
     return 2;
   }
+  // Fail before indexing (which can take minutes) if another server holds the port.
+  if (const std::string busy = ProbeListen(f.listen); absl::StartsWith(busy, "address in use")) {
+    std::cerr << "imagefeed-server: cannot listen on " << f.listen << ": " << busy << "\n";
+    return 1;
+  }
 
-  // Block the shutdown signals in every thread; main waits for them below.
+  // Block the shutdown signals in every thread (before any is started, so
+  // they inherit the mask); only the ShutdownSignals thread receives them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ShutdownSignals shutdown_signals(signals);
+  // Printed once signals are handled: from here on SIGTERM exits 0.
+  std::cerr << "imagefeed-server: memory budget " << FormatByteSize(budget.bytes) << " (" << budget.bytes
+            << " bytes, " << budget.source << "); max streams: "
+            << (f.max_streams > 0 ? absl::StrCat(f.max_streams) : "derived from the budget") << std::endl;
   // Keep large batch buffers in the heap instead of mmap/munmap per batch.
   mallopt(M_MMAP_THRESHOLD, 512 << 20);
   mallopt(M_TRIM_THRESHOLD, 1024 << 20);
@@ -166,6 +376,7 @@ int Run(int argc, char** argv) {
     std::cerr << "imagefeed-server: " << datasets.status().message() << "\n";
     return 1;
   }
+  for (const DatasetConfig& d : *datasets) PrintDatasetSummary(*d.index);
   ServerLimits limits;
   limits.max_batch_bytes = f.max_batch_bytes;
   limits.max_batch_size = f.max_batch_size;
@@ -173,6 +384,8 @@ int Run(int argc, char** argv) {
   limits.max_pixels = f.max_pixels;
   limits.threads = f.threads > 0 ? static_cast<int>(f.threads)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  limits.memory_budget = budget.bytes;
+  limits.max_streams = f.max_streams;
   StatsConfig stats;
   stats.cache_dir = f.cache_dir;
   stats.sample_limit = f.stats_sample;
@@ -204,23 +417,38 @@ int Run(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(f.listen, *credentials, &port);
+  // gRPC sets SO_REUSEPORT by default: a second server on the same port would
+  // start and silently take half of the new connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  auto in_flight = std::make_shared<InFlightCalls::Count>();
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<InFlightCalls>(in_flight));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&service);
   // Header fields and framing ride on top of the tensor bytes.
   builder.SetMaxSendMessageSize(static_cast<int>(std::min<int64_t>(f.max_batch_bytes + (16 << 20), INT32_MAX)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
-    std::cerr << "imagefeed-server: cannot listen on " << f.listen << "\n";
+    std::string reason = ProbeListen(f.listen);
+    if (reason.empty()) reason = "address in use or not available";
+    std::cerr << "imagefeed-server: cannot listen on " << f.listen << ": " << reason << "\n";
     return 1;
   }
   server->GetHealthCheckService()->SetServingStatus(v1::ImageFeed::service_full_name(), true);
+  shutdown_signals.MarkServing();
   std::cout << "imagefeed-server listening on " << ListenAddress(f.listen, port) << std::endl;
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  std::cerr << "imagefeed-server: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
-  // Health probes see NOT_SERVING while the running streams wind down.
+  const int sig = shutdown_signals.Wait();
+  const absl::Time deadline = absl::Now() + absl::Seconds(f.drain_seconds);
+  std::cerr << "imagefeed-server: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", draining for up to "
+            << f.drain_seconds << " s\n";
+  // Lame duck: health answers NOT_SERVING (probes and balancers steer new
+  // work elsewhere) while the running calls finish. Then Shutdown() stops
+  // listening and cancels whatever still runs at the deadline.
   server->GetHealthCheckService()->SetServingStatus(false);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const bool idle = in_flight->AwaitIdle(deadline);
+  if (!idle) std::cerr << "imagefeed-server: drain deadline reached, cancelling the running streams\n";
+  server->Shutdown(absl::ToChronoTime(deadline));
   server->Wait();
   return 0;
 }

@@ -45,9 +45,9 @@ struct Entry {
 };
 
 // Lists the non-hidden entries of `dir` that are real directories or regular
-// files (symlinks, sockets, fifos and devices are dropped), sorted by name in
-// byte order.
-absl::Status ListDir(const std::string& dir, std::vector<Entry>* out) {
+// files (symlinks, sockets, fifos and devices are dropped and counted in
+// `ignored`), sorted by name in byte order.
+absl::Status ListDir(const std::string& dir, std::vector<Entry>* out, IgnoredEntries* ignored) {
   out->clear();
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return ErrnoStatus(errno, "cannot open directory", dir);
@@ -59,7 +59,10 @@ absl::Status ListDir(const std::string& dir, std::vector<Entry>* out) {
       if (errno != 0) status = ErrnoStatus(errno, "cannot read directory", dir);
       break;
     }
-    if (ent->d_name[0] == '.') continue;  // hidden, ".", ".."
+    if (ent->d_name[0] == '.') {  // hidden, ".", ".."
+      if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) ++ignored->hidden;
+      continue;
+    }
     Entry e;
     e.name = ent->d_name;
     if (fstatat(dirfd(d), ent->d_name, &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -67,7 +70,14 @@ absl::Status ListDir(const std::string& dir, std::vector<Entry>* out) {
       status = ErrnoStatus(errno, "cannot stat", absl::StrCat(dir, "/", e.name));
       break;
     }
-    if (!S_ISDIR(e.st.st_mode) && !S_ISREG(e.st.st_mode)) continue;
+    if (S_ISLNK(e.st.st_mode)) {
+      ++ignored->symlinks;
+      continue;
+    }
+    if (!S_ISDIR(e.st.st_mode) && !S_ISREG(e.st.st_mode)) {
+      ++ignored->special;
+      continue;
+    }
     out->push_back(std::move(e));
   }
   closedir(d);
@@ -82,7 +92,7 @@ absl::Status ListDir(const std::string& dir, std::vector<Entry>* out) {
 // to `samples` in torchvision's order: folders sorted by their path string
 // (so "a-b" sorts before "a/b"), then files by name within each folder.
 absl::Status ScanClass(const std::string& root, const std::string& class_name, int64_t label,
-                       std::vector<SampleEntry>* samples) {
+                       std::vector<SampleEntry>* samples, IgnoredEntries* ignored) {
   struct Folder {
     std::string rel;  // relative to root, e.g. "cat/sub"
     std::vector<SampleEntry> files;
@@ -94,7 +104,7 @@ absl::Status ScanClass(const std::string& root, const std::string& class_name, i
     Folder folder;
     folder.rel = std::move(pending.back());
     pending.pop_back();
-    RETURN_IF_ERROR(ListDir(absl::StrCat(root, "/", folder.rel), &entries));
+    RETURN_IF_ERROR(ListDir(absl::StrCat(root, "/", folder.rel), &entries, ignored));
     for (const Entry& e : entries) {
       std::string rel = absl::StrCat(folder.rel, "/", e.name);
       if (S_ISDIR(e.st.st_mode)) {
@@ -102,6 +112,8 @@ absl::Status ScanClass(const std::string& root, const std::string& class_name, i
       } else if (IsImageFileName(e.name)) {
         folder.files.push_back(
             SampleEntry{std::move(rel), label, static_cast<int64_t>(e.st.st_size), MtimeNs(e.st)});
+      } else {
+        ++ignored->not_images;
       }
     }
     folders.push_back(std::move(folder));
@@ -145,12 +157,15 @@ absl::StatusOr<std::shared_ptr<const DatasetIndex>> DatasetIndex::Build(const st
         context, " at '", index->root_, "' is not a directory; expected ROOT/<class>/<image>"));
   }
   std::vector<Entry> entries;
-  RETURN_IF_ERROR(WithContext(ListDir(index->root_, &entries), context));
+  RETURN_IF_ERROR(WithContext(ListDir(index->root_, &entries, &index->ignored_), context));
   for (const Entry& e : entries) {
-    if (!S_ISDIR(e.st.st_mode)) continue;  // files directly under root belong to no class
+    if (!S_ISDIR(e.st.st_mode)) {  // files directly under root belong to no class
+      ++index->ignored_.outside_classes;
+      continue;
+    }
     int64_t label = static_cast<int64_t>(index->classes_.size());
     size_t before = index->samples_.size();
-    RETURN_IF_ERROR(WithContext(ScanClass(index->root_, e.name, label, &index->samples_), context));
+    RETURN_IF_ERROR(WithContext(ScanClass(index->root_, e.name, label, &index->samples_, &index->ignored_), context));
     index->classes_.push_back(e.name);
     index->class_counts_.push_back(static_cast<int64_t>(index->samples_.size() - before));
   }

@@ -19,6 +19,16 @@ struct SampleEntry {
   int64_t mtime_ns = 0;    // at indexing time
 };
 
+// What indexing left out, by reason (for the server's start-up summary).
+// A hidden or symlinked folder counts once; its contents are not visited.
+struct IgnoredEntries {
+  int64_t hidden = 0;           // names starting with '.'
+  int64_t not_images = 0;       // regular files without an image extension, in class folders
+  int64_t symlinks = 0;         // never followed
+  int64_t special = 0;          // sockets, fifos, devices
+  int64_t outside_classes = 0;  // regular files directly under the root
+};
+
 // The index of one ImageFolder-layout dataset `ROOT/<class>/<file>`.
 // Immutable after Build, so thread-safe.
 //
@@ -43,6 +53,7 @@ class DatasetIndex {
   const std::vector<std::string>& classes() const { return classes_; }
   const std::vector<int64_t>& class_counts() const { return class_counts_; }
   const std::vector<SampleEntry>& samples() const { return samples_; }
+  const IgnoredEntries& ignored() const { return ignored_; }
   int64_t num_samples() const { return static_cast<int64_t>(samples_.size()); }
   // root() + "/" + samples()[id].relative_path. `id` must be in range.
   std::string SamplePath(int64_t id) const;
@@ -65,6 +76,7 @@ class DatasetIndex {
   std::vector<std::string> classes_;
   std::vector<int64_t> class_counts_;
   std::vector<SampleEntry> samples_;
+  IgnoredEntries ignored_;
 };
 
 }  // namespace imagefeed

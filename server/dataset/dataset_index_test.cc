@@ -83,6 +83,21 @@ TEST(DatasetIndexTest, TorchvisionImageFolderOrder) {
   EXPECT_EQ(index->SamplePath(4), root + "/cat/2.jpeg");
 }
 
+TEST(DatasetIndexTest, CountsWhatItIgnoresByReason) {
+  ScopedTempDir dir;
+  WriteTree(dir.path() + "/data");
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const DatasetIndex> index, DatasetIndex::Build("pets", dir.path() + "/data"));
+  const IgnoredEntries& ig = index->ignored();
+  // Counted by hand from WriteTree: .hidden.jpg, .hiddendir, .cache, .hidden_class.
+  EXPECT_EQ(ig.hidden, 4);
+  // notes.txt, jpg, x.jpg.txt, readme.txt.
+  EXPECT_EQ(ig.not_images, 4);
+  // link.jpg, linkdir, linked_class.
+  EXPECT_EQ(ig.symlinks, 3);
+  EXPECT_EQ(ig.special, 1);          // fifo.jpg
+  EXPECT_EQ(ig.outside_classes, 1);  // loose.jpg
+}
+
 TEST(DatasetIndexTest, RecordsSizeAndMtime) {
   ScopedTempDir dir;
   const std::string root = dir.path() + "/data";

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <vector>
 
@@ -13,10 +14,15 @@
 namespace imagefeed {
 namespace {
 
-std::string Sha256(absl::string_view data) {
+// SHA-256 of `data`; INTERNAL if OpenSSL fails (out of memory, a FIPS
+// provider refusing): the caller must then refuse, never compare.
+absl::StatusOr<std::string> Sha256(absl::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1 ||
+      size != SHA256_DIGEST_LENGTH) {
+    return absl::InternalError("cannot compute SHA-256");
+  }
   return std::string(reinterpret_cast<const char*>(digest), size);
 }
 
@@ -37,7 +43,9 @@ absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
 TokenAuth TokenAuth::FromToken(const std::string& token) {
   TokenAuth auth;
   auth.enabled_ = true;
-  auth.token_digest_ = Sha256(token);
+  absl::StatusOr<std::string> digest = Sha256(token);
+  // An empty digest fails CompareDigests for every presented token.
+  if (digest.ok()) auth.token_digest_ = *std::move(digest);
   return auth;
 }
 
@@ -53,8 +61,20 @@ absl::Status TokenAuth::Check(const grpc::CallbackServerContext& context) const 
   if (!absl::StartsWith(value, kBearer)) {
     return absl::UnauthenticatedError("the authorization metadata must be 'Bearer <token>'");
   }
-  const std::string presented = Sha256(value.substr(kBearer.size()));
-  if (CRYPTO_memcmp(presented.data(), token_digest_.data(), token_digest_.size()) != 0) {
+  const absl::string_view token = value.substr(kBearer.size());
+  if (token.empty()) return absl::UnauthenticatedError("the authorization metadata holds an empty token");
+  absl::StatusOr<std::string> presented = Sha256(token);
+  if (!presented.ok()) return absl::UnauthenticatedError("cannot check the token");
+  return CompareDigests(*presented, token_digest_);
+}
+
+absl::Status TokenAuth::CompareDigests(absl::string_view presented, absl::string_view expected) {
+  // Comparing only expected.size() bytes would accept anything against an
+  // empty digest: lengths are checked first, and must be SHA-256's.
+  if (presented.size() != SHA256_DIGEST_LENGTH || expected.size() != SHA256_DIGEST_LENGTH) {
+    return absl::UnauthenticatedError("cannot check the token");
+  }
+  if (CRYPTO_memcmp(presented.data(), expected.data(), SHA256_DIGEST_LENGTH) != 0) {
     return absl::UnauthenticatedError("invalid token");
   }
   return absl::OkStatus();

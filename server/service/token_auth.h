@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace imagefeed {
 
@@ -22,7 +23,8 @@ class TokenAuth {
   // Reads the token from `path` (surrounding whitespace removed).
   // INVALID_ARGUMENT if the file is empty; the read error otherwise.
   static absl::StatusOr<TokenAuth> FromFile(const std::string& path);
-  // For tests.
+  // For tests. If the token cannot be hashed, the result is enabled and
+  // refuses every call.
   static TokenAuth FromToken(const std::string& token);
 
   bool enabled() const { return enabled_; }
@@ -30,11 +32,18 @@ class TokenAuth {
   // OK if the call carries the token; UNAUTHENTICATED otherwise. The
   // comparison takes the same time whatever the presented token is (both
   // sides are hashed, then compared with CRYPTO_memcmp).
+  // Fails closed: a malformed header, an empty token or any hashing error
+  // refuses the call.
   absl::Status Check(const grpc::CallbackServerContext& context) const;
+
+  // The comparison step of Check, on its own for tests: OK only if both
+  // digests are SHA-256-sized and equal (in constant time); UNAUTHENTICATED
+  // otherwise, including when either is empty or of another length.
+  static absl::Status CompareDigests(absl::string_view presented, absl::string_view expected);
 
  private:
   bool enabled_ = false;
-  std::string token_digest_;  // SHA-256 of the token
+  std::string token_digest_;  // SHA-256 of the token; empty if hashing failed (refuses all)
 };
 
 }  // namespace imagefeed
