@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/scratch_buffer.h"
+
 namespace imagefeed {
 
 // A decoded image: row-major HWC, interleaved channels, 8 or 16 bits per
@@ -21,13 +23,14 @@ struct Image {
   size_t bytes_per_sample() const { return bit_depth == 16 ? 2 : 1; }
   size_t row_bytes() const { return static_cast<size_t>(width) * channels * bytes_per_sample(); }
   size_t size_bytes() const { return row_bytes() * height; }
-  // Sets the geometry and resizes `data` to fit (never shrinks capacity).
+  // Sets the geometry and resizes `data` to fit for the caller to overwrite
+  // (never shrinks capacity; grows to exactly the size, see scratch_buffer.h).
   void Reset(int w, int h, int c, int depth) {
     width = w;
     height = h;
     channels = c;
     bit_depth = depth;
-    data.resize(size_bytes());
+    ResizeForOverwrite(&data, size_bytes());
   }
   uint8_t* row(int y) { return data.data() + row_bytes() * y; }
   const uint8_t* row(int y) const { return data.data() + row_bytes() * y; }

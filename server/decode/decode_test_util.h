@@ -5,12 +5,14 @@
 // headers, and reference orientation transforms written independently of
 // ApplyOrientation (as compositions of flips and a transpose).
 
+#include <turbojpeg.h>
 #include <zlib.h>
 
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "common/image.h"
@@ -149,6 +151,21 @@ inline Image ReferenceOrient(const Image& src, int orientation) {
 inline bool SameImage(const Image& a, const Image& b) {
   return a.width == b.width && a.height == b.height && a.channels == b.channels &&
          a.bit_depth == b.bit_depth && a.data == b.data;
+}
+
+// A YCCK JPEG (Adobe-inverted CMYK, as Photoshop writes it) of `cmyk`.
+inline std::string EncodeCmyk(const std::vector<uint8_t>& cmyk, int width, int height) {
+  tjhandle tj = tjInitCompress();
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  std::string out;
+  if (tjCompress2(tj, cmyk.data(), width, 0, height, TJPF_CMYK, &buf, &size, TJSAMP_444, 95,
+                  TJFLAG_ACCURATEDCT) == 0) {
+    out.assign(reinterpret_cast<const char*>(buf), size);
+  }
+  tjFree(buf);
+  tjDestroy(tj);
+  return out;
 }
 
 }  // namespace decode_test

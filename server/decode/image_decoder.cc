@@ -42,6 +42,10 @@ absl::StatusOr<ImageHeader> PeekImageHeader(absl::Span<const uint8_t> bytes,
   return *format == ImageFormat::kJpeg ? PeekJpeg(bytes, options) : PeekPng(bytes, options);
 }
 
+size_t ThreadDecoderScratchBytes() { return ThreadJpegScratchBytes(); }
+
+void ReleaseDecoderScratch() { ReleaseJpegScratch(); }
+
 absl::Status DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
                          Image* out) {
   absl::StatusOr<ImageFormat> format = SniffFormat(bytes);

@@ -4,21 +4,38 @@
 // Format-independent decoding: sniff the format from the file's first bytes
 // (never from its extension), peek the header, check the pixel cap, decode.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/image.h"
+#include "server/decode/exif_orientation.h"
 
 namespace imagefeed {
 
 enum class ImageFormat { kJpeg, kPng };
 
+// What the header says about an image and its decoding, read without
+// decoding a pixel: enough to bound the memory a decode will need.
 struct ImageHeader {
   ImageFormat format = ImageFormat::kJpeg;
   int width = 0;   // as stored (before EXIF orientation)
   int height = 0;
+  int channels = 3;     // of the decoded Image: 1 gray, 3 RGB
+  int bit_depth = 8;    // of the decoded Image: 8 or 16
+  int orientation = 1;  // EXIF orientation DecodeImage applies (1: none)
+  // Upper bound of the heap bytes the decoder uses besides the decoded
+  // Image: the libraries' working memory and the decoder's own scratch.
+  size_t decoder_scratch_bytes = 0;
+
+  // Dimensions of the decoded (upright) Image.
+  int upright_width() const { return OrientationSwapsAxes(orientation) ? height : width; }
+  int upright_height() const { return OrientationSwapsAxes(orientation) ? width : height; }
+  size_t decoded_bytes() const {
+    return static_cast<size_t>(width) * height * channels * (bit_depth == 16 ? 2 : 1);
+  }
 };
 
 struct DecodeOptions {
@@ -33,7 +50,8 @@ struct DecodeOptions {
 // or PNG file") for anything else.
 absl::StatusOr<ImageFormat> SniffFormat(absl::Span<const uint8_t> bytes);
 
-// Reads dimensions without decoding. INVALID_ARGUMENT for corrupt headers,
+// Reads the header (dimensions, channels, bit depth, orientation, scratch
+// needed) without decoding. INVALID_ARGUMENT for corrupt headers,
 // zero dimensions, or more than `options.max_pixels` pixels.
 absl::StatusOr<ImageHeader> PeekImageHeader(absl::Span<const uint8_t> bytes,
                                             const DecodeOptions& options);
@@ -45,6 +63,13 @@ absl::StatusOr<ImageHeader> PeekImageHeader(absl::Span<const uint8_t> bytes,
 // warning (e.g. truncated data) and libpng error is an INVALID_ARGUMENT
 // error; `out`'s contents are then unspecified. Thread-safe (no shared state).
 absl::Status DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options, Image* out);
+
+// Heap bytes the calling thread's decoder scratch holds now (JPEG CMYK and
+// orientation buffers; each is released by the decoder itself above 64 MiB).
+size_t ThreadDecoderScratchBytes();
+
+// Frees the calling thread's decoder scratch.
+void ReleaseDecoderScratch();
 
 }  // namespace imagefeed
 

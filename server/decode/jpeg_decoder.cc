@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/scratch_buffer.h"
 #include "common/status_macros.h"
 #include "server/decode/decode_limits.h"
 #include "server/decode/exif_orientation.h"
@@ -60,6 +61,9 @@ struct JpegMarkers {
   int precision = 0;
   int width = 0;
   int height = 0;
+  int components = 0;
+  bool progressive = false;
+  int first_scan_components = 0;  // 0: no SOS seen
   absl::Span<const uint8_t> exif;  // payload of the first APP1 "Exif\0\0"
 };
 
@@ -79,7 +83,11 @@ JpegMarkers ScanMarkers(absl::Span<const uint8_t> bytes) {
       ++pos;
       continue;
     }
-    if (marker == kSos || marker == kEoi) break;
+    if (marker == kSos) {
+      if (pos + 4 < bytes.size()) found.first_scan_components = bytes[pos + 4];
+      break;
+    }
+    if (marker == kEoi) break;
     if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // no length field
       pos += 2;
       continue;
@@ -92,6 +100,8 @@ JpegMarkers ScanMarkers(absl::Span<const uint8_t> bytes) {
       found.precision = payload[0];
       found.height = payload[1] << 8 | payload[2];
       found.width = payload[3] << 8 | payload[4];
+      found.components = payload.size() >= 6 ? payload[5] : 0;
+      found.progressive = (marker & 0x03) == 0x02;  // SOF2, SOF6, SOF10, SOF14
     } else if (marker == kApp1 && found.exif.empty() && payload.size() >= sizeof(kExifId) &&
                std::memcmp(payload.data(), kExifId, sizeof(kExifId)) == 0) {
       found.exif = payload;
@@ -106,6 +116,9 @@ struct JpegInfo {
   int height = 0;
   int colorspace = -1;  // TJCS_*
   int orientation = 1;
+  // For the memory bound; the worst case unless the markers say otherwise.
+  int components = 4;
+  bool whole_image_coefficients = true;
 };
 
 absl::StatusOr<JpegInfo> ReadJpegInfo(tjhandle tj, absl::Span<const uint8_t> bytes,
@@ -138,6 +151,11 @@ absl::StatusOr<JpegInfo> ReadJpegInfo(tjhandle tj, absl::Span<const uint8_t> byt
     return error;
   }
   RETURN_IF_ERROR(CheckDimensions("JPEG", info.width, info.height, options.max_pixels));
+  if (markers.has_sof && markers.components > 0 && markers.first_scan_components > 0) {
+    info.components = markers.components;
+    // libjpeg's own rule (jdinput.c): several scans buffer the whole image.
+    info.whole_image_coefficients = markers.progressive || markers.first_scan_components < markers.components;
+  }
   if (options.apply_exif_orientation && !markers.exif.empty()) {
     info.orientation = ParseExifOrientation(markers.exif);
   }
@@ -172,8 +190,37 @@ void CmykToRgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
   }
 }
 
-void ReleaseIfHuge(std::vector<uint8_t>* buffer) {
-  if (buffer->capacity() > kMaxRetainedScratchBytes) std::vector<uint8_t>().swap(*buffer);
+// The calling thread's conversion buffers, kept between images.
+struct JpegScratch {
+  Image upright;  // decoded as stored, before the EXIF orientation
+  std::vector<uint8_t> cmyk;
+};
+
+JpegScratch& ThreadScratch() {
+  thread_local JpegScratch scratch;
+  return scratch;
+}
+
+int OutputChannels(const JpegInfo& info) { return info.colorspace == TJCS_GRAY ? 1 : 3; }
+bool IsCmyk(const JpegInfo& info) { return info.colorspace == TJCS_CMYK || info.colorspace == TJCS_YCCK; }
+
+// libjpeg-turbo's allocations besides coefficient buffers (tables, pools,
+// the source manager) are a few tens of KiB; this leaves a wide margin.
+constexpr size_t kLibjpegFixedBytes = size_t{256} << 10;
+
+// Upper bound of the heap bytes DecodeJpeg uses besides `out`. Per
+// component, libjpeg keeps at most ~44 rows of samples (main buffer with
+// context rows, upsampler; 128 counted), plus, for a file with several
+// scans, the whole image's coefficients: 2 bytes each, padded to whole
+// MCUs (at most 32 pixels). TurboJPEG adds one row pointer per row.
+size_t DecoderScratchBytes(const JpegInfo& info) {
+  const size_t w = static_cast<size_t>(info.width), h = static_cast<size_t>(info.height);
+  size_t per_component = (w + 64) * 128;
+  if (info.whole_image_coefficients) per_component += 2 * (w + 64) * (h + 64);
+  size_t bytes = info.components * per_component + h * sizeof(void*) + kLibjpegFixedBytes;
+  if (IsCmyk(info)) bytes += w * h * 4;
+  if (info.orientation != 1) bytes += w * h * OutputChannels(info);
+  return bytes;
 }
 
 }  // namespace
@@ -186,6 +233,9 @@ absl::StatusOr<ImageHeader> PeekJpeg(absl::Span<const uint8_t> bytes,
   header.format = ImageFormat::kJpeg;
   header.width = info.width;
   header.height = info.height;
+  header.channels = OutputChannels(info);
+  header.orientation = info.orientation;
+  header.decoder_scratch_bytes = DecoderScratchBytes(info);
   return header;
 }
 
@@ -193,29 +243,38 @@ absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& op
                         Image* out) {
   ASSIGN_OR_RETURN(tjhandle tj, ThreadDecompressor());
   ASSIGN_OR_RETURN(JpegInfo info, ReadJpegInfo(tj, bytes, options));
-  const bool cmyk = info.colorspace == TJCS_CMYK || info.colorspace == TJCS_YCCK;
-  const int channels = info.colorspace == TJCS_GRAY ? 1 : 3;
+  const int channels = OutputChannels(info);
 
   // Decode straight into `out` unless a conversion has to follow.
-  thread_local Image upright_scratch;
-  Image* target = info.orientation == 1 ? out : &upright_scratch;
+  JpegScratch& scratch = ThreadScratch();
+  Image* target = info.orientation == 1 ? out : &scratch.upright;
   target->Reset(info.width, info.height, channels, 8);
   absl::Status status;
-  if (cmyk) {
-    thread_local std::vector<uint8_t> cmyk_scratch;
+  if (IsCmyk(info)) {
     const size_t pixels = size_t{static_cast<unsigned>(info.width)} * info.height;
-    cmyk_scratch.resize(pixels * 4);
-    status = Decompress(tj, bytes, info, TJPF_CMYK, cmyk_scratch.data());
-    if (status.ok()) CmykToRgb(cmyk_scratch.data(), pixels, target->data.data());
-    ReleaseIfHuge(&cmyk_scratch);
+    ResizeForOverwrite(&scratch.cmyk, pixels * 4);
+    status = Decompress(tj, bytes, info, TJPF_CMYK, scratch.cmyk.data());
+    if (status.ok()) CmykToRgb(scratch.cmyk.data(), pixels, target->data.data());
+    ReleaseIfLarger(&scratch.cmyk, kMaxRetainedScratchBytes);
   } else {
     status = Decompress(tj, bytes, info, channels == 1 ? TJPF_GRAY : TJPF_RGB, target->data.data());
   }
   if (target != out) {
-    if (status.ok()) ApplyOrientation(upright_scratch, info.orientation, out);
-    ReleaseIfHuge(&upright_scratch.data);
+    if (status.ok()) ApplyOrientation(scratch.upright, info.orientation, out);
+    ReleaseIfLarger(&scratch.upright.data, kMaxRetainedScratchBytes);
   }
   return status;
+}
+
+size_t ThreadJpegScratchBytes() {
+  const JpegScratch& scratch = ThreadScratch();
+  return CapacityBytes(scratch.upright.data) + CapacityBytes(scratch.cmyk);
+}
+
+void ReleaseJpegScratch() {
+  JpegScratch& scratch = ThreadScratch();
+  ReleaseIfLarger(&scratch.upright.data, 0);
+  ReleaseIfLarger(&scratch.cmyk, 0);
 }
 
 }  // namespace imagefeed

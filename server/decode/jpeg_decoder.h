@@ -16,8 +16,9 @@
 
 namespace imagefeed {
 
-// Reads the dimensions (as stored, before EXIF orientation) from the JPEG
-// header without decoding pixels. INVALID_ARGUMENT for a corrupt header, a
+// Reads the dimensions (as stored, before EXIF orientation), channels,
+// the orientation DecodeJpeg will apply and a bound of its scratch from the
+// JPEG header without decoding pixels. INVALID_ARGUMENT for a corrupt header, a
 // sample precision other than 8 bits ("unsupported precision"), zero
 // dimensions, or more than `options.max_pixels` pixels.
 absl::StatusOr<ImageHeader> PeekJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options);
@@ -31,6 +32,12 @@ absl::StatusOr<ImageHeader> PeekJpeg(absl::Span<const uint8_t> bytes, const Deco
 // libjpeg error; `out`'s contents are then unspecified. The dimensions are
 // checked before anything is allocated.
 absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options, Image* out);
+
+// Heap bytes held by the calling thread's CMYK and orientation buffers.
+size_t ThreadJpegScratchBytes();
+
+// Frees the calling thread's CMYK and orientation buffers.
+void ReleaseJpegScratch();
 
 }  // namespace imagefeed
 

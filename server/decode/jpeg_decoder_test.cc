@@ -21,6 +21,7 @@ namespace imagefeed {
 namespace {
 
 using decode_test::AsBytes;
+using decode_test::EncodeCmyk;
 using decode_test::FindJpegMarker;
 using decode_test::MakeExifPayload;
 using decode_test::ReferenceOrient;
@@ -55,21 +56,6 @@ std::string EncodeOrDie(const Image& image, ChromaSubsampling subsampling = Chro
   absl::StatusOr<std::string> jpeg = EncodeJpeg(image, quality, subsampling, progressive);
   EXPECT_OK(jpeg);
   return jpeg.ok() ? *jpeg : "";
-}
-
-// A YCCK JPEG (Adobe-inverted CMYK, as Photoshop writes it) of `cmyk`.
-std::string EncodeCmyk(const std::vector<uint8_t>& cmyk, int width, int height) {
-  tjhandle tj = tjInitCompress();
-  unsigned char* buf = nullptr;
-  unsigned long size = 0;
-  std::string out;
-  if (tjCompress2(tj, cmyk.data(), width, 0, height, TJPF_CMYK, &buf, &size, TJSAMP_444, 95,
-                  TJFLAG_ACCURATEDCT) == 0) {
-    out.assign(reinterpret_cast<const char*>(buf), size);
-  }
-  tjFree(buf);
-  tjDestroy(tj);
-  return out;
 }
 
 absl::StatusOr<Image> Decode(const std::string& jpeg, DecodeOptions options = {}) {

@@ -16,6 +16,20 @@ namespace {
 constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 constexpr size_t kIhdrEnd = 8 + 8 + 13;  // signature, chunk length + type, IHDR data
 
+// Ancillary chunks we never use, skipped instead of stored: libpng would
+// keep up to 1000 of them, each decompressed up to 8 MB (pnglibconf.h's
+// chunk limits), which no header could bound. Pixels do not depend on them.
+constexpr png_byte kSkippedChunks[] = "iCCP\0iTXt\0sPLT\0tEXt\0zTXt\0eXIf";
+constexpr int kSkippedChunkCount = 6;
+
+// libpng's allocations besides its two row buffers (zlib's 32 KiB window
+// and state, read buffers, structs, palette) are well below this.
+constexpr size_t kLibpngFixedBytes = size_t{256} << 10;
+
+// Upper bound of the heap bytes DecodePng uses besides `out`: libpng keeps
+// the current and previous row at up to 8 bytes per pixel (RGBA, 16 bits).
+size_t DecoderScratchBytes(int64_t width) { return 2 * (8 * static_cast<size_t>(width) + 64) + kLibpngFixedBytes; }
+
 uint32_t ReadBigEndian32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
@@ -152,10 +166,16 @@ absl::StatusOr<ImageHeader> PeekPng(absl::Span<const uint8_t> bytes, const Decod
   const int64_t width = ReadBigEndian32(&bytes[16]);
   const int64_t height = ReadBigEndian32(&bytes[20]);
   RETURN_IF_ERROR(CheckDimensions("PNG", width, height, options.max_pixels));
+  const int bit_depth = bytes[24];
+  const int color_type = bytes[25];
   ImageHeader header;
   header.format = ImageFormat::kPng;
   header.width = static_cast<int>(width);
   header.height = static_cast<int>(height);
+  // What DecodePng makes of it; invalid combinations fail in libpng later.
+  header.channels = color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 1 : 3;
+  header.bit_depth = bit_depth == 16 ? 16 : 8;
+  header.decoder_scratch_bytes = DecoderScratchBytes(width);
   return header;
 }
 
@@ -167,6 +187,7 @@ absl::Status DecodePng(absl::Span<const uint8_t> bytes, const DecodeOptions& opt
   // libpng's own side limit (default 10^6) would refuse valid wide images;
   // the pixel cap was checked above.
   png_set_user_limits(reader.png(), kMaxImageSide, kMaxImageSide);
+  png_set_keep_unknown_chunks(reader.png(), PNG_HANDLE_CHUNK_NEVER, kSkippedChunks, kSkippedChunkCount);
 
   PngLayout layout{};
   if (!RunGuarded(reader.png(), reader.info(), ReadInfoStage, &layout)) {

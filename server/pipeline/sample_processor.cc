@@ -1,5 +1,6 @@
 #include "server/pipeline/sample_processor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/random.h"
@@ -22,11 +23,71 @@ void ReduceTo8Bit(Image* image) {
   image->data.resize(n);
 }
 
+size_t FloatImageBytes(int width, int height, int channels) {
+  return static_cast<size_t>(width) * height * channels * sizeof(float);
+}
+
+// What the resize of an image of `width` x `height` needs besides its output.
+size_t ResizeBytes(int width, int height, int channels, int out_width, int out_height,
+                   const SampleTransform& transform) {
+  if (transform.augment.random_resized_crop) {  // any region: the whole image bounds it
+    return ResizeScratchBytes(width, height, channels, out_width, out_height);
+  }
+  // Without random crops the region does not depend on the sample.
+  const CropPlan crop = PlanCrop(width, height, transform.out_width, transform.out_height, transform.augment, 0);
+  if (crop.width == out_width && crop.height == out_height) return 0;  // a plain conversion
+  return ResizeScratchBytes(crop.width, crop.height, channels, out_width, out_height);
+}
+
+// One block of thread-local scratch for TrimSampleScratch.
+struct HeldScratch {
+  size_t bytes;
+  void (*release)();
+};
+
 }  // namespace
+
+SampleScratch& ThreadSampleScratch() {
+  thread_local SampleScratch scratch;
+  return scratch;
+}
+
+size_t SampleScratchBytes(const ImageHeader& header, const SampleTransform& transform) {
+  const int w = header.upright_width(), h = header.upright_height(), c = header.channels;
+  // Native size (0 x 0) keeps the whole image, as DecodeAndResize does.
+  const int out_w = transform.out_width > 0 ? transform.out_width : w;
+  const int out_h = transform.out_height > 0 ? transform.out_height : h;
+  return header.decoded_bytes() + header.decoder_scratch_bytes +
+         ResizeBytes(w, h, c, out_w, out_h, transform) + FloatImageBytes(out_w, out_h, c);
+}
+
+size_t ThreadSampleScratchBytes() {
+  const SampleScratch& s = ThreadSampleScratch();
+  return CapacityBytes(s.file_bytes) + CapacityBytes(s.decoded.data) + CapacityBytes(s.resized.data) +
+         ThreadDecoderScratchBytes() + ThreadResizeScratchBytes();
+}
+
+void TrimSampleScratch(size_t keep_bytes) {
+  HeldScratch held[] = {
+      {CapacityBytes(ThreadSampleScratch().file_bytes), [] { ReleaseIfLarger(&ThreadSampleScratch().file_bytes, 0); }},
+      {CapacityBytes(ThreadSampleScratch().decoded.data), [] { ReleaseIfLarger(&ThreadSampleScratch().decoded.data, 0); }},
+      {CapacityBytes(ThreadSampleScratch().resized.data), [] { ReleaseIfLarger(&ThreadSampleScratch().resized.data, 0); }},
+      {ThreadDecoderScratchBytes(), ReleaseDecoderScratch},
+      {ThreadResizeScratchBytes(), ReleaseResizeScratch},
+  };
+  size_t total = 0;
+  for (const HeldScratch& h : held) total += h.bytes;
+  std::sort(std::begin(held), std::end(held), [](const HeldScratch& a, const HeldScratch& b) { return a.bytes > b.bytes; });
+  for (const HeldScratch& h : held) {
+    if (total <= keep_bytes) break;
+    h.release();
+    total -= h.bytes;
+  }
+}
 
 absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
                              int64_t sample_id, FloatImage* resized) {
-  thread_local Image decoded;
+  Image& decoded = ThreadSampleScratch().decoded;
   absl::Status s = DecodeImage(absl::MakeConstSpan(file_bytes), transform.decode, &decoded);
   if (!s.ok()) return s;
   if (transform.dtype == OutputDType::kUint8 && decoded.bit_depth == 16) ReduceTo8Bit(&decoded);

@@ -1,6 +1,7 @@
 #ifndef IMAGEFEED_SERVER_PIPELINE_SAMPLE_PROCESSOR_H_
 #define IMAGEFEED_SERVER_PIPELINE_SAMPLE_PROCESSOR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -34,6 +35,38 @@ struct SampleTransform {
     return static_cast<size_t>(h) * w * out_channels * element_bytes();
   }
 };
+
+// Scratch a worker thread keeps between samples (so the steady state
+// allocates nothing) once TrimSampleScratch has run: above it, an outlier's
+// buffers are freed instead of pinning its memory in every thread.
+inline constexpr size_t kRetainedScratchBytesPerThread = size_t{16} << 20;
+
+// The calling thread's buffers for one sample. DecodeAndResize decodes into
+// `decoded`; callers read files into `file_bytes` and resize into `resized`
+// so that ThreadSampleScratchBytes and TrimSampleScratch cover them too.
+struct SampleScratch {
+  std::vector<uint8_t> file_bytes;
+  Image decoded;
+  FloatImage resized;
+};
+SampleScratch& ThreadSampleScratch();
+
+// Upper bound of the heap bytes DecodeAndResize touches for an image with
+// `header` (from PeekImageHeader with `transform.decode`): decoded pixels,
+// the decoder's working memory, the resize scratch and `resized`; not the
+// file bytes. From the header alone, so memory can be reserved before
+// decoding. Assumes the calling thread's scratch starts out released; kept
+// scratch only lowers what a sample allocates.
+size_t SampleScratchBytes(const ImageHeader& header, const SampleTransform& transform);
+
+// Heap bytes all of the calling thread's sample scratch holds now: the
+// SampleScratch buffers, the decoder's and the resize's.
+size_t ThreadSampleScratchBytes();
+
+// Frees the calling thread's scratch buffers, largest first, until it holds
+// at most `keep_bytes` (kRetainedScratchBytesPerThread after each sample).
+// Frees nothing when it already fits, so ordinary samples keep theirs.
+void TrimSampleScratch(size_t keep_bytes);
 
 // Decodes `file_bytes`, crops/flips it as `transform.augment` decides for
 // `sample_id`, and resizes it into `resized` (float, 8-bit scale). Errors

@@ -2,6 +2,7 @@
 
 #include "common/image_encoders.h"
 #include "common/test_support.h"
+#include "server/decode/decode_test_util.h"
 
 namespace imagefeed {
 namespace {
@@ -59,6 +60,104 @@ TEST(SampleProcessorTest, DecodeErrorsAreReported) {
   SampleTransform t;
   FloatImage out;
   EXPECT_THAT(DecodeAndResize(Bytes("GIF89a"), t, 0, &out), StatusIs(absl::StatusCode::kInvalidArgument, "not a JPEG or PNG"));
+}
+
+
+std::string OrDie(absl::StatusOr<std::string> encoded) {
+  EXPECT_OK(encoded);
+  return encoded.ok() ? *std::move(encoded) : "";
+}
+
+struct Fixture {
+  std::string name;
+  std::string file;
+  bool ordinary_photo;  // the estimate must be within 3x of the actual bytes
+};
+
+std::vector<Fixture> Fixtures() {
+  const Image rgb = MakeGradientImage(640, 480, 3), gray = MakeGradientImage(500, 375, 1);
+  std::vector<uint8_t> cmyk(160 * 120 * 4);
+  for (size_t i = 0; i < cmyk.size(); ++i) cmyk[i] = static_cast<uint8_t>(i * 7);
+  const std::string exif6 = decode_test::MakeExifPayload(6, /*big_endian=*/false);
+  return {
+      {"jpeg rgb 4:2:0", OrDie(EncodeJpeg(rgb, 90)), true},
+      {"jpeg gray", OrDie(EncodeJpeg(gray, 90)), true},
+      {"jpeg progressive 4:4:4", OrDie(EncodeJpeg(rgb, 90, ChromaSubsampling::k444, true)), true},
+      {"jpeg exif rotate 90", decode_test::WithApp1(OrDie(EncodeJpeg(MakeGradientImage(320, 200, 3), 90)), exif6), true},
+      {"jpeg cmyk", decode_test::EncodeCmyk(cmyk, 160, 120), false},
+      {"png rgb 8-bit", OrDie(EncodePng(MakeGradientImage(400, 300, 3))), true},
+      {"png rgba interlaced", OrDie(EncodePng(MakeGradientImage(300, 400, 4), /*interlace=*/true)), true},
+      {"png gray 16-bit", OrDie(EncodePng(MakeGradientImage(256, 192, 1, 16))), true},
+      {"png tall column", OrDie(EncodePng(MakeGradientImage(1, 300'000, 1))), false},
+  };
+}
+
+std::vector<SampleTransform> Transforms() {
+  std::vector<SampleTransform> all(5);
+  for (int i = 1; i < 5; ++i) all[i].out_width = all[i].out_height = 224;
+  all[2].augment.resize_mode = ResizeMode::kShorterSide;
+  all[3].augment.random_resized_crop = true;
+  all[3].augment.random_flip = true;
+  all[4].out_height = 100;  // upscale one side, shrink the other
+  all[4].dtype = OutputDType::kUint8;
+  return all;
+}
+
+// Decodes `file` into the thread's scratch from a released state and
+// returns the bytes the scratch then holds.
+size_t MeasuredScratch(const std::string& file, const SampleTransform& t, int64_t id) {
+  TrimSampleScratch(0);
+  EXPECT_EQ(ThreadSampleScratchBytes(), 0u);
+  EXPECT_OK(DecodeAndResize(Bytes(file), t, id, &ThreadSampleScratch().resized));
+  return ThreadSampleScratchBytes();
+}
+
+TEST(SampleScratchTest, EstimateFromHeaderBoundsTheScratchTouched) {
+  for (const Fixture& f : Fixtures()) {
+    const std::vector<SampleTransform> transforms = Transforms();
+    for (size_t ti = 0; ti < transforms.size(); ++ti) {
+      const SampleTransform& t = transforms[ti];
+      absl::StatusOr<ImageHeader> header = PeekImageHeader(decode_test::AsBytes(f.file), t.decode);
+      ASSERT_OK(header);
+      const size_t estimate = SampleScratchBytes(*header, t);
+      for (int64_t id = 0; id < 4; ++id) {
+        const size_t actual = MeasuredScratch(f.file, t, id);
+        EXPECT_LE(actual, estimate) << f.name << ", transform " << ti << ", sample " << id;
+        if (f.ordinary_photo && !t.augment.random_resized_crop) {
+          EXPECT_LE(estimate, 3 * actual) << f.name << ", transform " << ti;
+        }
+      }
+    }
+  }
+}
+
+TEST(SampleScratchTest, HeaderReportsDecodedLayout) {
+  for (const Fixture& f : Fixtures()) {
+    absl::StatusOr<ImageHeader> header = PeekImageHeader(decode_test::AsBytes(f.file), DecodeOptions{});
+    ASSERT_OK(header);
+    Image image;
+    ASSERT_OK(DecodeImage(decode_test::AsBytes(f.file), DecodeOptions{}, &image));
+    EXPECT_EQ(header->upright_width(), image.width) << f.name;
+    EXPECT_EQ(header->upright_height(), image.height) << f.name;
+    EXPECT_EQ(header->channels, image.channels) << f.name;
+    EXPECT_EQ(header->bit_depth, image.bit_depth) << f.name;
+  }
+}
+
+TEST(SampleScratchTest, TrimFreesAnOutlierAndKeepsOrdinaryBuffers) {
+  SampleTransform t;
+  t.out_width = t.out_height = 224;
+  const std::string normal = OrDie(EncodeJpeg(MakeGradientImage(640, 480, 3), 90));
+  MeasuredScratch(normal, t, 0);
+  const size_t ordinary = ThreadSampleScratchBytes();
+  TrimSampleScratch(kRetainedScratchBytesPerThread);
+  EXPECT_EQ(ThreadSampleScratchBytes(), ordinary);  // nothing freed: no allocation next time
+
+  const std::string huge = OrDie(EncodeJpeg(MakeGradientImage(3000, 2000, 3), 90));
+  ASSERT_OK(DecodeAndResize(Bytes(huge), t, 0, &ThreadSampleScratch().resized));
+  EXPECT_GT(ThreadSampleScratchBytes(), kRetainedScratchBytesPerThread);
+  TrimSampleScratch(kRetainedScratchBytesPerThread);
+  EXPECT_LE(ThreadSampleScratchBytes(), kRetainedScratchBytesPerThread);
 }
 
 }  // namespace

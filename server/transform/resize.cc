@@ -7,152 +7,318 @@
 namespace imagefeed {
 namespace {
 
+// An axis's filter weights are stored, and reused for every row or column,
+// while they fit in this many floats: every ordinary image. Longer axes (a
+// 1 x 99,000,000 PNG is valid) have their weights computed per output in
+// chunks instead, since storing them would cost ~8 bytes per input pixel.
+constexpr size_t kMaxStoredWeights = size_t{1} << 18;  // 1 MiB
+constexpr int kWeightChunk = 1024;
+
 // Filter taps of one output coordinate: weights for in[first .. first+count).
 struct Taps {
   int first = 0;
   int count = 0;
-  int offset = 0;  // into ResampleCoeffs::weights
+  int offset = 0;  // into the stored weights
 };
 
-// Precomputed, normalized weights for resampling in_size -> out_size along
-// one axis (the formulation of PIL's precompute_coeffs with a triangle filter).
-struct ResampleCoeffs {
-  int in_size = -1;
-  int out_size = -1;
-  std::vector<Taps> taps;
-  std::vector<float> weights;
+// Normalized weights for resampling in_size -> out_size along one axis (the
+// formulation of PIL's precompute_coeffs with a triangle filter). Stored or
+// streamed, a weight is computed by the same expression, so results do not
+// depend on the mode. Thread-compatible.
+class ResampleCoeffs {
+ public:
+  // Prepares in -> out; a no-op when the sizes are unchanged.
+  void Compute(int in, int out);
+  int out_size() const { return out_size_; }
 
-  void Compute(int in, int out) {
-    if (in == in_size && out == out_size) return;
-    in_size = in;
-    out_size = out;
-    taps.assign(out, Taps{});
-    weights.clear();
-    const double scale = static_cast<double>(in) / out;
-    const double filter_scale = std::max(scale, 1.0);
-    const double support = 1.0 * filter_scale;  // triangle filter support is 1
-    for (int o = 0; o < out; ++o) {
-      const double center = (o + 0.5) * scale;
-      int lo = std::max(static_cast<int>(center - support + 0.5), 0);
-      int hi = std::min(static_cast<int>(center + support + 0.5), in);
-      if (hi <= lo) {  // numerically impossible for valid sizes; keep one tap
-        lo = std::min(std::max(static_cast<int>(center), 0), in - 1);
-        hi = lo + 1;
-      }
-      Taps& t = taps[o];
-      t.first = lo;
-      t.count = hi - lo;
-      t.offset = static_cast<int>(weights.size());
-      double total = 0;
-      for (int i = lo; i < hi; ++i) {
-        double w = 1.0 - std::fabs((i - center + 0.5) / filter_scale);
-        w = std::max(w, 0.0);
-        weights.push_back(static_cast<float>(w));
-        total += w;
-      }
-      if (total <= 0) {
-        for (int i = 0; i < t.count; ++i) weights[t.offset + i] = 1.0f / t.count;
-      } else {
-        for (int i = 0; i < t.count; ++i) weights[t.offset + i] = static_cast<float>(weights[t.offset + i] / total);
-      }
-    }
+  bool stored() const { return stored_; }
+
+  // Calls run(first, n, w) over output o's taps in input order, w[j]
+  // weighing in[first + j]: once when stored, in chunks otherwise. kStored
+  // must equal stored(); as a template argument it keeps the check (and
+  // the streaming call) out of the inner loops of the common case.
+  template <bool kStored, typename Run>
+  void ForEachRun(int o, Run&& run);
+
+  size_t CapacityBytes() const { return imagefeed::CapacityBytes(taps_) + imagefeed::CapacityBytes(weights_); }
+  void Release();
+
+  // Upper bound of CapacityBytes() after Compute(in, out) from a released
+  // state, for every in <= max_in.
+  static size_t BytesBound(int max_in, int out);
+
+ private:
+  double Center(int o) const { return (o + 0.5) * scale_; }
+  double RawWeight(int i, double center) const {
+    return std::max(1.0 - std::fabs((i - center + 0.5) / filter_scale_), 0.0);
   }
+  template <typename Run>
+  void StreamRuns(int o, Run& run);
+  Taps SpanOf(int o) const;
+  double Total(const Taps& t, double center) const;
+  void Fill(const Taps& t, double center, double total, int start, int n, float* w) const;
+
+  int in_size_ = -1;
+  int out_size_ = -1;
+  double scale_ = 1;
+  double filter_scale_ = 1;  // also the support: the triangle filter's is 1
+  bool stored_ = false;
+  std::vector<Taps> taps_;
+  std::vector<float> weights_;  // every output's when stored_, else one chunk
 };
 
-template <typename T>
-float Sample(const T* p, float inv) {
-  return static_cast<float>(*p) * inv;
+Taps ResampleCoeffs::SpanOf(int o) const {
+  const double center = Center(o);
+  // Clamped before the conversion, which would be undefined out of range.
+  int lo = static_cast<int>(std::max(center - filter_scale_ + 0.5, 0.0));
+  int hi = static_cast<int>(std::min(center + filter_scale_ + 0.5, static_cast<double>(in_size_)));
+  if (hi <= lo) {  // numerically impossible for valid sizes; keep one tap
+    lo = std::min(std::max(static_cast<int>(center), 0), in_size_ - 1);
+    hi = lo + 1;
+  }
+  return Taps{lo, hi - lo, 0};
+}
+
+double ResampleCoeffs::Total(const Taps& t, double center) const {
+  double total = 0;
+  for (int i = t.first; i < t.first + t.count; ++i) total += RawWeight(i, center);
+  return total;
+}
+
+// Weights of taps [start, start + n) of `t`, rounded to float before the
+// normalization as PIL does.
+void ResampleCoeffs::Fill(const Taps& t, double center, double total, int start, int n, float* w) const {
+  for (int j = 0; j < n; ++j) {
+    w[j] = total <= 0 ? 1.0f / t.count
+                      : static_cast<float>(static_cast<float>(RawWeight(start + j, center)) / total);
+  }
+}
+
+void ResampleCoeffs::Compute(int in, int out) {
+  if (in == in_size_ && out == out_size_) return;
+  in_size_ = in;
+  out_size_ = out;
+  scale_ = static_cast<double>(in) / out;
+  filter_scale_ = std::max(scale_, 1.0);
+  ResizeForOverwrite(&taps_, out);
+  size_t total_taps = 0;
+  for (int o = 0; o < out; ++o) {
+    taps_[o] = SpanOf(o);
+    total_taps += taps_[o].count;
+  }
+  stored_ = total_taps <= kMaxStoredWeights;
+  ResizeForOverwrite(&weights_, stored_ ? total_taps : kWeightChunk);
+  if (!stored_) return;
+  int offset = 0;
+  for (int o = 0; o < out; ++o) {
+    Taps& t = taps_[o];
+    t.offset = offset;
+    Fill(t, Center(o), Total(t, Center(o)), t.first, t.count, weights_.data() + offset);
+    offset += t.count;
+  }
+}
+
+template <bool kStored, typename Run>
+void ResampleCoeffs::ForEachRun(int o, Run&& run) {
+  if constexpr (kStored) {
+    const Taps& t = taps_[o];
+    run(t.first, t.count, static_cast<const float*>(weights_.data() + t.offset));
+  } else {
+    StreamRuns(o, run);
+  }
+}
+
+template <typename Run>
+void ResampleCoeffs::StreamRuns(int o, Run& run) {
+  const Taps& t = taps_[o];
+  const double center = Center(o);
+  const double total = Total(t, center);
+  for (int start = t.first; start < t.first + t.count; start += kWeightChunk) {
+    const int n = std::min(kWeightChunk, t.first + t.count - start);
+    Fill(t, center, total, start, n, weights_.data());
+    run(start, n, static_cast<const float*>(weights_.data()));
+  }
+}
+
+void ResampleCoeffs::Release() {
+  in_size_ = out_size_ = -1;
+  std::vector<Taps>().swap(taps_);
+  std::vector<float>().swap(weights_);
+}
+
+size_t ResampleCoeffs::BytesBound(int max_in, int out) {
+  // An output has at most 2 * max(in / out, 1) + 1 taps.
+  const size_t taps = 2 * static_cast<size_t>(max_in) + 3 * static_cast<size_t>(out);
+  const size_t weights = std::max(std::min(taps, kMaxStoredWeights), static_cast<size_t>(kWeightChunk));
+  return static_cast<size_t>(out) * sizeof(Taps) + weights * sizeof(float);
 }
 
 // One output row of the horizontal pass with the channel count known at
 // compile time, so the taps of all channels are summed in one sweep (and the
 // value scale is applied once per output, not per tap).
-template <int C, typename T>
-void HorizontalRow(const T* row, const ResampleCoeffs& cx, float inv, float* out) {
-  for (int o = 0; o < cx.out_size; ++o) {
-    const Taps& t = cx.taps[o];
-    const float* w = cx.weights.data() + t.offset;
-    const T* p = row + static_cast<size_t>(t.first) * C;
+template <bool kStored, int C, typename T>
+void HorizontalRow(const T* row, ResampleCoeffs& cx, float inv, float* out) {
+  for (int o = 0; o < cx.out_size(); ++o) {
     float acc[C] = {};
-    for (int i = 0; i < t.count; ++i, p += C) {
-      for (int c = 0; c < C; ++c) acc[c] += w[i] * static_cast<float>(p[c]);
-    }
-    for (int c = 0; c < C; ++c) out[o * C + c] = acc[c] * inv;
+    cx.template ForEachRun<kStored>(o, [&](int first, int n, const float* w) {
+      const T* p = row + static_cast<size_t>(first) * C;
+      for (int i = 0; i < n; ++i, p += C) {
+        for (int c = 0; c < C; ++c) acc[c] += w[i] * static_cast<float>(p[c]);
+      }
+    });
+    for (int c = 0; c < C; ++c) out[static_cast<size_t>(o) * C + c] = acc[c] * inv;
   }
 }
 
-template <typename T>
-void HorizontalRowAnyChannels(const T* row, int channels, const ResampleCoeffs& cx, float inv, float* out) {
-  for (int o = 0; o < cx.out_size; ++o) {
-    const Taps& t = cx.taps[o];
-    const float* w = cx.weights.data() + t.offset;
+template <bool kStored, typename T>
+void HorizontalRowAnyChannels(const T* row, int channels, ResampleCoeffs& cx, float inv, float* out) {
+  for (int o = 0; o < cx.out_size(); ++o) {
     for (int c = 0; c < channels; ++c) {
-      const T* p = row + static_cast<size_t>(t.first) * channels + c;
       float acc = 0;
-      for (int i = 0; i < t.count; ++i) acc += w[i] * static_cast<float>(p[static_cast<size_t>(i) * channels]);
-      out[o * channels + c] = acc * inv;
+      cx.template ForEachRun<kStored>(o, [&](int first, int n, const float* w) {
+        const T* p = row + static_cast<size_t>(first) * channels + c;
+        for (int i = 0; i < n; ++i) acc += w[i] * static_cast<float>(p[static_cast<size_t>(i) * channels]);
+      });
+      out[static_cast<size_t>(o) * channels + c] = acc * inv;
     }
   }
 }
 
-// Horizontal pass over rows [0, src_h): src (in_w x C, type T) -> tmp (out_w x C).
-template <typename T>
-void HorizontalPass(const T* src, size_t src_stride, int src_h, int channels, float inv,
-                    const ResampleCoeffs& cx, float* tmp) {
-  const size_t out_row = static_cast<size_t>(cx.out_size) * channels;
-  for (int y = 0; y < src_h; ++y) {
+// Horizontal pass over `rows` rows: src (in_w x C, type T, rows `src_stride`
+// elements apart) -> dst (out_w x C, packed), scaled by `inv`.
+template <bool kStored, typename T>
+void HorizontalPass(const T* src, size_t src_stride, int rows, int channels, float inv, ResampleCoeffs& cx,
+                    float* dst) {
+  const size_t out_row = static_cast<size_t>(cx.out_size()) * channels;
+  for (int y = 0; y < rows; ++y) {
     const T* row = src + src_stride * y;
-    float* out = tmp + out_row * y;
+    float* out = dst + out_row * y;
     switch (channels) {
       case 1:
-        HorizontalRow<1>(row, cx, inv, out);
+        HorizontalRow<kStored, 1>(row, cx, inv, out);
         break;
       case 3:
-        HorizontalRow<3>(row, cx, inv, out);
+        HorizontalRow<kStored, 3>(row, cx, inv, out);
         break;
       default:
-        HorizontalRowAnyChannels(row, channels, cx, inv, out);
+        HorizontalRowAnyChannels<kStored>(row, channels, cx, inv, out);
     }
   }
 }
 
-// Vertical pass: tmp (in_h rows of row_len floats) -> dst (out_h rows).
-void VerticalPass(const float* tmp, size_t row_len, const ResampleCoeffs& cy, float* dst) {
-  for (int o = 0; o < cy.out_size; ++o) {
-    const Taps& t = cy.taps[o];
-    const float* w = cy.weights.data() + t.offset;
+// Vertical pass: src (rows of row_len elements of type T, `src_stride`
+// apart) -> dst (cy.out_size() packed rows of row_len floats), unscaled.
+template <bool kStored, typename T>
+void VerticalPass(const T* src, size_t src_stride, size_t row_len, ResampleCoeffs& cy, float* dst) {
+  for (int o = 0; o < cy.out_size(); ++o) {
     float* out = dst + row_len * o;
     std::fill(out, out + row_len, 0.0f);
-    for (int i = 0; i < t.count; ++i) {
-      const float* in = tmp + row_len * (t.first + i);
-      const float wi = w[i];
-      for (size_t k = 0; k < row_len; ++k) out[k] += wi * in[k];
-    }
+    cy.template ForEachRun<kStored>(o, [&](int first, int n, const float* w) {
+      for (int i = 0; i < n; ++i) {
+        const T* in = src + src_stride * (first + i);
+        const float wi = w[i];
+        for (size_t k = 0; k < row_len; ++k) out[k] += wi * static_cast<float>(in[k]);
+      }
+    });
+  }
+}
+
+// The passes, instantiated once for stored and once for streamed weights.
+template <typename T>
+void HorizontalPass(const T* src, size_t src_stride, int rows, int channels, float inv, ResampleCoeffs& cx,
+                    float* dst) {
+  if (cx.stored()) {
+    HorizontalPass<true>(src, src_stride, rows, channels, inv, cx, dst);
+  } else {
+    HorizontalPass<false>(src, src_stride, rows, channels, inv, cx, dst);
+  }
+}
+
+template <typename T>
+void VerticalPass(const T* src, size_t src_stride, size_t row_len, ResampleCoeffs& cy, float* dst) {
+  if (cy.stored()) {
+    VerticalPass<true>(src, src_stride, row_len, cy, dst);
+  } else {
+    VerticalPass<false>(src, src_stride, row_len, cy, dst);
+  }
+}
+
+// The calling thread's resize scratch, kept between images until released.
+struct ResizeScratch {
+  ResampleCoeffs cx;
+  ResampleCoeffs cy;
+  std::vector<float> tmp;  // the intermediate image between the passes
+};
+
+ResizeScratch& ThreadScratch() {
+  thread_local ResizeScratch scratch;
+  return scratch;
+}
+
+// Horizontal-first is PIL's order and gives today's results. Its
+// intermediate, out_w x in_h, exceeds both the source and the output only
+// when the width grows while the height shrinks (1 x 99,000,000 -> 224 x
+// 224 would need 224 x 99,000,000); vertical-first then needs in_w x out_h,
+// less than either. So the intermediate never exceeds max(source, output).
+bool VerticalFirst(int in_w, int in_h, int out_w, int out_h) { return out_w > in_w && in_h > out_h; }
+
+template <typename T>
+void ConvertToFloat(const T* src, size_t src_stride, int w, int h, int channels, float inv, float* dst) {
+  const size_t row_len = static_cast<size_t>(w) * channels;
+  for (int y = 0; y < h; ++y) {
+    const T* row = src + src_stride * y;
+    float* out = dst + row_len * y;
+    for (size_t k = 0; k < row_len; ++k) out[k] = static_cast<float>(row[k]) * inv;
   }
 }
 
 template <typename T>
 void Resize(const T* src, size_t src_stride, int in_w, int in_h, int channels, float inv, int out_w, int out_h,
             FloatImage* dst) {
-  thread_local ResampleCoeffs cx, cy;
-  thread_local std::vector<float> tmp;
   dst->Reset(out_w, out_h, channels);
   if (in_w == out_w && in_h == out_h) {
-    for (int y = 0; y < in_h; ++y) {
-      const T* row = src + src_stride * y;
-      float* out = dst->data.data() + static_cast<size_t>(y) * out_w * channels;
-      for (int k = 0; k < in_w * channels; ++k) out[k] = Sample(row + k, inv);
-    }
+    ConvertToFloat(src, src_stride, in_w, in_h, channels, inv, dst->data.data());
     return;
   }
-  cx.Compute(in_w, out_w);
-  cy.Compute(in_h, out_h);
-  tmp.resize(static_cast<size_t>(out_w) * in_h * channels);
-  HorizontalPass(src, src_stride, in_h, channels, inv, cx, tmp.data());
-  VerticalPass(tmp.data(), static_cast<size_t>(out_w) * channels, cy, dst->data.data());
+  ResizeScratch& s = ThreadScratch();
+  s.cx.Compute(in_w, out_w);
+  s.cy.Compute(in_h, out_h);
+  if (VerticalFirst(in_w, in_h, out_w, out_h)) {
+    const size_t row_len = static_cast<size_t>(in_w) * channels;
+    ResizeForOverwrite(&s.tmp, row_len * out_h);
+    VerticalPass(src, src_stride, row_len, s.cy, s.tmp.data());
+    HorizontalPass(static_cast<const float*>(s.tmp.data()), row_len, out_h, channels, inv, s.cx, dst->data.data());
+  } else {
+    const size_t row_len = static_cast<size_t>(out_w) * channels;
+    ResizeForOverwrite(&s.tmp, row_len * in_h);
+    HorizontalPass(src, src_stride, in_h, channels, inv, s.cx, s.tmp.data());
+    VerticalPass(s.tmp.data(), row_len, row_len, s.cy, dst->data.data());
+  }
 }
 
 }  // namespace
+
+size_t ResizeScratchBytes(int max_width, int max_height, int channels, int out_width, int out_height) {
+  const size_t w = max_width, h = max_height, ow = out_width, oh = out_height;
+  // A w' x h' region (w' <= w, h' <= h) needs w' * oh pixels vertical-first
+  // (then w' < ow), or ow * h' horizontal-first (then h' <= oh or ow <= w').
+  size_t pixels = std::max(std::min(w, ow) * oh, ow * std::min(h, oh));
+  if (ow <= w) pixels = std::max(pixels, ow * h);
+  return pixels * channels * sizeof(float) + ResampleCoeffs::BytesBound(max_width, out_width) +
+         ResampleCoeffs::BytesBound(max_height, out_height);
+}
+
+size_t ThreadResizeScratchBytes() {
+  ResizeScratch& s = ThreadScratch();
+  return CapacityBytes(s.tmp) + s.cx.CapacityBytes() + s.cy.CapacityBytes();
+}
+
+void ReleaseResizeScratch() {
+  ResizeScratch& s = ThreadScratch();
+  std::vector<float>().swap(s.tmp);
+  s.cx.Release();
+  s.cy.Release();
+}
 
 void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
                          FloatImage* dst) {

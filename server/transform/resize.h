@@ -1,9 +1,11 @@
 #ifndef IMAGEFEED_SERVER_TRANSFORM_RESIZE_H_
 #define IMAGEFEED_SERVER_TRANSFORM_RESIZE_H_
 
+#include <cstddef>
 #include <vector>
 
 #include "common/image.h"
+#include "common/scratch_buffer.h"
 
 namespace imagefeed {
 
@@ -20,7 +22,7 @@ struct FloatImage {
     width = w;
     height = h;
     channels = c;
-    data.resize(static_cast<size_t>(w) * h * c);
+    ResizeForOverwrite(&data, static_cast<size_t>(w) * h * c);
   }
 };
 
@@ -30,12 +32,30 @@ struct FloatImage {
 // every source pixel contributes (antialiasing, as PIL's BILINEAR and
 // torchvision's antialias=True). Same size: an exact conversion. Channels
 // are kept. Both output dimensions must be > 0. Thread-safe.
+// The intermediate image of the two separable passes never holds more
+// pixels than the larger of the source region and the output (the pass
+// order is chosen for that), and filter weights of very long axes are
+// computed on the fly, so no valid image can make the scratch explode.
 void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst);
 
 // The same for the region [x, x+width) x [y, y+height) of `src` (a crop),
 // which must lie inside it.
 void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
                          FloatImage* dst);
+
+// Upper bound of the heap bytes ResizeRegionToFloat allocates besides `dst`
+// (intermediate image and filter coefficients, in the calling thread's
+// scratch) for any region of at most max_width x max_height with `channels`,
+// resized to out_width x out_height. Computed from the sizes alone, so a
+// caller can reserve memory before decoding.
+size_t ResizeScratchBytes(int max_width, int max_height, int channels, int out_width, int out_height);
+
+// Heap bytes the calling thread's resize scratch holds now (capacities).
+size_t ThreadResizeScratchBytes();
+
+// Frees the calling thread's resize scratch. The next resize allocates it
+// again; call it after an outlier, not per image.
+void ReleaseResizeScratch();
 
 // Mirrors `image` left-right in place.
 void FlipHorizontal(FloatImage* image);

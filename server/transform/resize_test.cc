@@ -1,6 +1,8 @@
 #include "server/transform/resize.h"
 
 #include <cmath>
+#include <functional>
+#include <random>
 
 #include "common/test_support.h"
 
@@ -88,6 +90,105 @@ TEST(ResizeTest, DownscaleMatchesIndependentAreaReference) {
         EXPECT_NEAR(out.data[(oy * ow + ox) * 3 + c], acc / (wsum_x * wsum_y), 0.01);
       }
     }
+  }
+}
+
+
+// Reference for an axis of n input samples resized to `out`: output o is
+// the triangle-weighted average of the samples (support max(n / out, 1),
+// centred at (o + 0.5) * n / out), in double precision.
+double TriangleAverage(const std::function<double(int64_t)>& value, int64_t n, int o, int out) {
+  const double scale = static_cast<double>(n) / out, support = std::max(scale, 1.0);
+  const double centre = (o + 0.5) * scale;
+  double sum = 0, weights = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double w = std::max(0.0, 1.0 - std::fabs(i + 0.5 - centre) / support);
+    sum += w * value(i);
+    weights += w;
+  }
+  return sum / weights;
+}
+
+// A ramp with pseudo-random detail, so every output averages different values.
+uint16_t Sample(int64_t i, int64_t n, int max) {
+  return static_cast<uint16_t>((max * 3 / 4) * i / n + ((i * 2654435761u) >> 13) % (max / 4));
+}
+
+// A 1 x n column (or n x 1 row when `row`) of `channels` x `depth`-bit samples.
+Image Line(int64_t n, bool row, int channels, int depth) {
+  Image img;
+  img.Reset(row ? static_cast<int>(n) : 1, row ? 1 : static_cast<int>(n), channels, depth);
+  const int max = depth == 16 ? 65535 : 255;
+  for (int64_t i = 0; i < n * channels; ++i) {
+    const uint16_t v = Sample(i, n * channels, max);
+    if (depth == 16) {
+      reinterpret_cast<uint16_t*>(img.data.data())[i] = v;
+    } else {
+      img.data[i] = static_cast<uint8_t>(v);
+    }
+  }
+  return img;
+}
+
+// Resizes a line of n samples to out_w x out_h and checks every output
+// against TriangleAverage along the line, replicated across the other axis.
+void ExpectLineResizeMatchesReference(int64_t n, bool row, int channels, int depth, int out_w, int out_h) {
+  const Image img = Line(n, row, channels, depth);
+  FloatImage out;
+  ResizeToFloat(img, out_w, out_h, &out);
+  const int max = depth == 16 ? 65535 : 255;
+  const double to_8bit = depth == 16 ? 1.0 / 257 : 1.0;
+  const int along = row ? out_w : out_h;
+  for (int o = 0; o < along; ++o) {
+    for (int c = 0; c < channels; ++c) {
+      auto value = [&](int64_t i) { return Sample(i * channels + c, n * channels, max) * to_8bit; };
+      const double expected = TriangleAverage(value, n, o, along);
+      for (int across = 0; across < (row ? out_h : out_w); ++across) {
+        const int x = row ? o : across, y = row ? across : o;
+        ASSERT_NEAR(out.data[(static_cast<size_t>(y) * out_w + x) * channels + c], expected, 0.02)
+            << n << (row ? " wide" : " tall") << " output (" << x << ", " << y << ") channel " << c;
+      }
+    }
+  }
+}
+
+TEST(ResizeTest, ExtremeAspectRatiosMatchIndependentReference) {
+  ExpectLineResizeMatchesReference(2'000'000, /*row=*/false, 1, 8, 5, 7);
+  ExpectLineResizeMatchesReference(2'000'000, /*row=*/true, 1, 8, 7, 5);
+  ExpectLineResizeMatchesReference(2'000'000, /*row=*/false, 3, 8, 4, 3);
+  ExpectLineResizeMatchesReference(2'000'000, /*row=*/true, 3, 8, 3, 4);
+  ExpectLineResizeMatchesReference(1'000'000, /*row=*/false, 1, 16, 2, 3);
+  ExpectLineResizeMatchesReference(1'000'000, /*row=*/true, 3, 16, 3, 2);
+  // Few taps per output (weights stored): the same reference holds.
+  ExpectLineResizeMatchesReference(1'000, /*row=*/false, 3, 8, 6, 9);
+  ExpectLineResizeMatchesReference(1'000, /*row=*/true, 1, 16, 9, 6);
+}
+
+TEST(ResizeTest, ScratchOfATallColumnIsBoundedByTheOutput) {
+  // Horizontal-first would need 224 x 2,000,000 floats (1.8 GB) here.
+  const Image img = Line(2'000'000, /*row=*/false, 3, 8);
+  ReleaseResizeScratch();
+  FloatImage out;
+  ResizeToFloat(img, 224, 224, &out);
+  const size_t bound = ResizeScratchBytes(1, 2'000'000, 3, 224, 224);
+  EXPECT_LE(ThreadResizeScratchBytes(), bound);
+  EXPECT_LE(bound, size_t{2} << 20);
+  ReleaseResizeScratch();
+  EXPECT_EQ(ThreadResizeScratchBytes(), 0u);
+}
+
+TEST(ResizeTest, ScratchBoundHoldsForEveryRegion) {
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 400; ++iter) {
+    const int w = 1 + rng() % 90, h = 1 + rng() % 90, ow = 1 + rng() % 90, oh = 1 + rng() % 90;
+    const int c = 1 + rng() % 4, rw = 1 + rng() % w, rh = 1 + rng() % h;
+    Image img;
+    img.Reset(w, h, c, 8);
+    ReleaseResizeScratch();
+    FloatImage out;
+    ResizeRegionToFloat(img, w - rw, h - rh, rw, rh, ow, oh, &out);
+    ASSERT_LE(ThreadResizeScratchBytes(), ResizeScratchBytes(w, h, c, ow, oh))
+        << rw << "x" << rh << " of " << w << "x" << h << " -> " << ow << "x" << oh << " c" << c;
   }
 }
 
