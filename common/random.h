@@ -2,6 +2,7 @@
 #define IMAGEFEED_COMMON_RANDOM_H_
 
 #include <cstdint>
+#include <initializer_list>
 
 namespace imagefeed {
 

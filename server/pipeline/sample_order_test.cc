@@ -158,3 +158,83 @@ TEST(SplitTest, InvalidSplits) {
 
 }  // namespace
 }  // namespace imagefeed
+
+// Golden values: the determinism contract as shipped. Users' checkpoints store
+// (seed, epoch, rank, world_size, start), so a change to any of these orders
+// silently replays or skips samples after an upgrade; change them only with a
+// format version bump and a release note. The literals were produced by running
+// the shipped code once (commit b3f5fee) and reproduced independently by a
+// Python reimplementation of SplitMix64, Lemire's bounded draw, MixSeed and
+// Fisher-Yates written from common/random.h's comments: tests/golden_reference.py.
+namespace imagefeed {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+std::vector<int64_t> Iota(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+TEST(SampleOrderGoldenTest, UnshuffledOrderIsTheIdentity) {
+  for (int64_t n : {0, 1, 10, 1000}) {
+    for (uint64_t seed : {0ull, 42ull}) EXPECT_EQ(EpochOrder(n, false, seed, 3), Iota(n)) << n;
+  }
+}
+
+TEST(SampleOrderGoldenTest, ShuffledEpochOrders) {
+  EXPECT_THAT(EpochOrder(10, true, 0, 0), ElementsAre(3, 7, 1, 0, 4, 2, 9, 6, 5, 8));
+  EXPECT_THAT(EpochOrder(10, true, 42, 3), ElementsAre(8, 4, 9, 0, 1, 2, 6, 7, 3, 5));
+
+  const std::vector<int64_t> order = EpochOrder(1000, true, 7, 1);
+  ASSERT_EQ(order.size(), 1000u);
+  EXPECT_THAT(std::vector<int64_t>(order.begin(), order.begin() + 16),
+              ElementsAre(15, 460, 466, 305, 608, 558, 728, 301, 835, 722, 497, 632, 903, 93, 915, 655));
+  // A position-weighted checksum pins the whole permutation: any swap of two
+  // different ids at different positions changes it.
+  int64_t checksum = 0;
+  for (size_t pos = 0; pos < order.size(); ++pos) checksum += order[pos] * static_cast<int64_t>(pos);
+  EXPECT_EQ(checksum, 249471859);
+  // Independent of the golden values: it is a permutation.
+  std::vector<int64_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, Iota(1000));
+}
+
+TEST(SampleOrderGoldenTest, RankSplitOfElevenSamplesOverThreeRanks) {
+  // EpochOrder(11, true, 9, 2), then rank r takes positions r, r+3, r+6, ...
+  const std::vector<int64_t> order = EpochOrder(11, true, 9, 2);
+  EXPECT_THAT(order, ElementsAre(4, 1, 7, 6, 8, 0, 2, 9, 3, 5, 10));
+  const std::vector<std::vector<int64_t>> golden = {{4, 6, 2, 5}, {1, 8, 9, 10}, {7, 0, 3}};
+  for (uint32_t r = 0; r < 3; ++r) {
+    ASSERT_OK_AND_ASSIGN(auto seq, RankSequence(Spec(11, true, 9, 2, r, 3, 0)));
+    EXPECT_THAT(seq, ElementsAreArray(golden[r])) << "rank " << r;
+    // Independent check: the interleave r, r+W, ... of the epoch order.
+    std::vector<int64_t> interleave;
+    for (size_t pos = r; pos < order.size(); pos += 3) interleave.push_back(order[pos]);
+    EXPECT_EQ(seq, interleave) << "rank " << r;
+    // start=1 resumes after the first sample.
+    ASSERT_OK_AND_ASSIGN(auto resumed, RankSequence(Spec(11, true, 9, 2, r, 3, 1)));
+    EXPECT_THAT(resumed, ElementsAreArray(golden[r].begin() + 1, golden[r].end())) << "rank " << r;
+  }
+  // Unshuffled, the split is the plain interleave of the ids.
+  ASSERT_OK_AND_ASSIGN(auto plain, RankSequence(Spec(11, false, 9, 2, 2, 3, 0)));
+  EXPECT_THAT(plain, ElementsAre(2, 5, 8));
+}
+
+TEST(SampleOrderGoldenTest, ValidationSplitOfTwentySamples) {
+  ASSERT_OK_AND_ASSIGN(auto train, SplitIds(20, 0.25, SplitSubset::kTraining, 5));
+  ASSERT_OK_AND_ASSIGN(auto val, SplitIds(20, 0.25, SplitSubset::kValidation, 5));
+  EXPECT_THAT(train, ElementsAre(0, 2, 3, 6, 8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19));
+  EXPECT_THAT(val, ElementsAre(1, 4, 5, 7, 16));
+  // Independent checks: floor(0.25 * 20) = 5 validation ids; the union is everything.
+  std::vector<int64_t> all = train;
+  all.insert(all.end(), val.begin(), val.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, Iota(20));
+}
+
+}  // namespace
+}  // namespace imagefeed

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/random.h"
 #include "common/test_support.h"
 #include "server/transform/resize.h"
 
@@ -100,6 +101,88 @@ TEST(AugmentTest, RegionResizeEqualsResizingACopiedCrop) {
       for (int k = 0; k < 3; ++k) ASSERT_EQ(b.data[(y * 9 + x) * 3 + k], a.data[(y * 9 + (8 - x)) * 3 + k]);
     }
   }
+}
+
+}  // namespace
+}  // namespace imagefeed
+
+// Golden values: the augmentation draws as shipped. A sample's crop and flip
+// derive from MixSeed(seed, epoch, sample_id, 0xA06) (the call in
+// server/pipeline/sample_processor.cc), so a resumed or re-run training sees
+// the same augmented images; a change here changes every user's data. The
+// literals were produced by running the shipped code once (commit b3f5fee)
+// and reproduced independently by a Python reimplementation of SplitMix64,
+// MixSeed and torchvision's RandomResizedCrop.get_params as documented in
+// augment.h: tests/golden_reference.py.
+namespace imagefeed {
+namespace {
+
+struct GoldenCrop {
+  uint64_t seed, epoch;
+  int64_t sample_id;
+  int x, y, width, height;
+  bool flip;
+};
+
+uint64_t SampleSeed(const GoldenCrop& g) {
+  return MixSeed(g.seed, g.epoch, static_cast<uint64_t>(g.sample_id), 0xA06u);
+}
+
+void ExpectCrop(const CropPlan& c, const GoldenCrop& g) {
+  SCOPED_TRACE(::testing::Message() << "seed=" << g.seed << " epoch=" << g.epoch << " sample_id=" << g.sample_id);
+  EXPECT_EQ(c.x, g.x);
+  EXPECT_EQ(c.y, g.y);
+  EXPECT_EQ(c.width, g.width);
+  EXPECT_EQ(c.height, g.height);
+  EXPECT_EQ(c.flip, g.flip);
+}
+
+TEST(AugmentGoldenTest, RandomResizedCropAndFlipOf500x375To224) {
+  AugmentOptions o;
+  o.random_resized_crop = true;
+  o.random_flip = true;
+  const GoldenCrop golden[] = {
+      {0, 0, 0, 272, 47, 227, 292, false},         {0, 0, 1, 104, 0, 331, 367, false},
+      {42, 3, 17, 6, 18, 269, 313, true},          {7, 1, 999, 144, 16, 284, 332, true},
+      {123456789, 10, 5, 62, 12, 323, 271, false},
+  };
+  for (const GoldenCrop& g : golden) {
+    ExpectCrop(PlanCrop(500, 375, 224, 224, o, SampleSeed(g)), g);
+    // Independent of the literals: the flip is drawn last, so turning it off
+    // leaves the crop unchanged (documented in augment.cc).
+    AugmentOptions no_flip = o;
+    no_flip.random_flip = false;
+    ExpectCrop(PlanCrop(500, 375, 224, 224, no_flip, SampleSeed(g)), {g.seed, g.epoch, g.sample_id, g.x, g.y,
+                                                                      g.width, g.height, false});
+  }
+}
+
+TEST(AugmentGoldenTest, RandomResizedCropWithCustomScaleAndRatio) {
+  AugmentOptions o;
+  o.random_resized_crop = true;
+  o.scale_min = 0.5;
+  o.scale_max = 1.0;
+  o.ratio_min = 1.0;
+  o.ratio_max = 2.0;
+  const GoldenCrop golden[] = {
+      {0, 0, 0, 294, 38, 729, 700, false},  {0, 0, 1, 81, 3, 892, 714, false},
+      {42, 3, 17, 8, 29, 990, 695, false},  {7, 1, 999, 136, 26, 820, 700, false},
+      {123456789, 10, 5, 13, 23, 988, 565, false},
+  };
+  for (const GoldenCrop& g : golden) ExpectCrop(PlanCrop(1024, 768, 224, 224, o, SampleSeed(g)), g);
+}
+
+TEST(AugmentGoldenTest, ShorterSideWithFlipOf640x480To224) {
+  AugmentOptions o;
+  o.resize_mode = ResizeMode::kShorterSide;
+  o.random_flip = true;
+  // The crop is hand-computable (the centred 480x480 square); only the coin is random.
+  const GoldenCrop golden[] = {
+      {0, 0, 0, 80, 0, 480, 480, false},  {0, 0, 1, 80, 0, 480, 480, true},
+      {42, 3, 17, 80, 0, 480, 480, true}, {7, 1, 999, 80, 0, 480, 480, false},
+      {123456789, 10, 5, 80, 0, 480, 480, false},
+  };
+  for (const GoldenCrop& g : golden) ExpectCrop(PlanCrop(640, 480, 224, 224, o, SampleSeed(g)), g);
 }
 
 }  // namespace

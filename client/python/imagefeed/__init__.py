@@ -11,6 +11,8 @@ imagefeed.torch.ImageFeedDataset adapts a stream to torch.utils.data (import it 
 
 from imagefeed._batch import Batch
 from imagefeed._client import Client, ImageFeedError, UnsupportedError, make_request
+from imagefeed._stream import BatchStream, SkippedSamplesWarning
 
 __version__ = "0.1.0"
-__all__ = ["Batch", "Client", "ImageFeedError", "UnsupportedError", "make_request"]
+__all__ = ["Batch", "BatchStream", "Client", "ImageFeedError", "SkippedSamplesWarning", "UnsupportedError",
+           "make_request"]

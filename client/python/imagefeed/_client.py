@@ -8,6 +8,7 @@ import grpc
 from imagefeed import _request
 from imagefeed._batch import WireError, decode_batch
 from imagefeed._malloc import tune_malloc as _tune_malloc
+from imagefeed._stream import BatchStream
 from imagefeed.v1 import imagefeed_pb2 as pb
 from imagefeed.v1 import imagefeed_pb2_grpc as pb_grpc
 
@@ -237,7 +238,7 @@ class Client:
                 offset=None, layout="nchw", dtype="float32", shuffle=True, seed=0, epoch=0,
                 rank=0, world_size=1, start=0, **more):
         """Streams one epoch of rank `rank` of `world_size`'s share of `dataset`:
-        an iterator of Batch (see imagefeed.Batch).
+        a BatchStream, an iterator of Batch (see imagefeed.Batch).
 
         size: None (each image's own size), an int, or (height, width).
         normalize, layout, dtype and any enum in **more: lowercase value names
@@ -250,6 +251,9 @@ class Client:
         Arguments are checked before anything is sent (ValueError naming the field).
         Leaving the loop early (break, exception, close()) cancels the streams.
         Server errors raise ImageFeedError with the status code and the server's message.
+        Skipped samples (on_error="skip", the default) raise one SkippedSamplesWarning per
+        stream, at the first batch that reports any; the stream's `skipped_count` and
+        `skipped` keep the tally.
         """
         n = len(self._conns)
         for name, value in (("rank", rank), ("world_size", world_size)):
@@ -273,7 +277,7 @@ class Client:
             requests.append(r)
         if n > 1:
             self._check_fan_in(dataset)
-        return self._stream(requests)
+        return BatchStream(self._stream(requests), dataset)
 
     def _check_fan_in(self, dataset):
         """Fan-in is exactly-once only if every server has the same samples."""

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import warnings
 from concurrent import futures
 
 import grpc
@@ -113,8 +114,9 @@ def test_more_kwargs_reach_the_request(server):
 
 
 def test_on_error_skip_reports_the_bad_file(server):
-    batches, ids = collect(imagefeed.Client(server).batches("broken", batch_size=4, shuffle=False,
-                                                            on_error="skip"))
+    with pytest.warns(imagefeed.SkippedSamplesWarning):
+        batches, ids = collect(imagefeed.Client(server).batches("broken", batch_size=4, shuffle=False,
+                                                                on_error="skip"))
     assert ids == [i for i in range(NUM_SAMPLES) if i != 9]
     skipped = [s for b in batches for s in b.skipped]
     assert len(skipped) == 1 and skipped[0]["sample_id"] == 9
@@ -319,3 +321,65 @@ def test_token_and_tls_against_a_secured_server(secure_server):
     with pytest.raises(imagefeed.ImageFeedError) as err:  # plaintext to a TLS server
         imagefeed.Client(address, token="open-sesame", timeout=10).datasets()
     assert err.value.code == grpc.StatusCode.UNAVAILABLE and address in str(err.value)
+
+
+def test_skipped_samples_warn_once_per_stream_naming_count_path_and_reason(server):
+    client = imagefeed.Client(server)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        stream = client.batches("broken", batch_size=4, shuffle=False, on_error="skip")
+        batches, ids = collect(stream)
+    assert ids == [i for i in range(NUM_SAMPLES) if i != 9]
+    ours = [w for w in seen if issubclass(w.category, imagefeed.SkippedSamplesWarning)]
+    assert len(ours) == 1, [str(w.message) for w in seen]
+    message = str(ours[0].message)
+    # Sample 9 is the third file of class "bee" (7 ants first): bee/img_02.png, in the
+    # batch of positions 8-11.
+    assert "1 sample(s)" in message and "'broken'" in message and "position 8" in message
+    assert os.path.join("bee", "img_02.png") in message and "sample 9" in message
+    reason = [s for b in batches for s in b.skipped][0]["reason"]
+    assert reason and reason in message
+    assert ours[0].filename == __file__  # points at the caller's loop, not at the client
+    assert stream.skipped_count == 1 and [s["sample_id"] for s in stream.skipped] == [9]
+
+
+def test_each_stream_warns_and_clean_streams_do_not(server):
+    client = imagefeed.Client(server)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            collect(client.batches("broken", batch_size=1, shuffle=False))  # skip is the default
+        clean = client.batches("tiny", batch_size=4)
+        collect(clean)
+    assert len([w for w in seen if w.category is imagefeed.SkippedSamplesWarning]) == 2
+    assert clean.skipped_count == 0 and clean.skipped == []
+
+
+def test_skipped_samples_warning_can_be_made_an_error(server):
+    stream = imagefeed.Client(server).batches("broken", batch_size=4, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", imagefeed.SkippedSamplesWarning)
+        with pytest.raises(imagefeed.SkippedSamplesWarning, match="img_02.png"):
+            collect(stream)
+
+
+def _has_max_skip_fraction():
+    return "max_skip_fraction" in pb.StreamBatchesRequest.DESCRIPTOR.fields_by_name
+
+
+@pytest.mark.skipif(not _has_max_skip_fraction(),
+                    reason="StreamBatchesRequest has no max_skip_fraction field yet (proto field 29)")
+def test_max_skip_fraction_is_mapped_from_the_descriptor_and_enforced(server):
+    # **more maps fields by their proto name, so the new field needs no client change.
+    assert not imagefeed.make_request("tiny").HasField("max_skip_fraction")
+    request = imagefeed.make_request("tiny", max_skip_fraction=0.25)
+    assert request.HasField("max_skip_fraction") and request.max_skip_fraction == 0.25
+    client = imagefeed.Client(server)
+    # 1 bad sample of 23 (4.3 %) is within 25 %: the epoch completes, minus sample 9.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", imagefeed.SkippedSamplesWarning)
+        ids = collect(client.batches("broken", batch_size=4, shuffle=False, max_skip_fraction=0.25))[1]
+        assert ids == [i for i in range(NUM_SAMPLES) if i != 9]
+        # ... but not within 1 %: the stream ends with an error that names the limit.
+        with pytest.raises(imagefeed.ImageFeedError, match="max_skip_fraction"):
+            collect(client.batches("broken", batch_size=4, shuffle=False, max_skip_fraction=0.01))
