@@ -83,7 +83,7 @@ int64_t PhysicalMemoryBytes() {
   return static_cast<int64_t>(pages) * page_size;
 }
 
-MemoryBudget DefaultMemoryBudget(const std::string& cgroup_root, int64_t physical_bytes) {
+DefaultBudget DefaultMemoryBudget(const std::string& cgroup_root, int64_t physical_bytes) {
   if (std::optional<int64_t> limit = CgroupMemoryLimit(cgroup_root, physical_bytes)) {
     return {*limit / 2, absl::StrCat("50% of the cgroup memory limit ", FormatByteSize(*limit))};
   }

@@ -28,7 +28,7 @@ std::optional<int64_t> CgroupMemoryLimit(const std::string& cgroup_root, int64_t
 // Physical memory of the machine (sysconf), in bytes.
 int64_t PhysicalMemoryBytes();
 
-struct MemoryBudget {
+struct DefaultBudget {
   int64_t bytes = 0;
   // Where `bytes` came from, e.g. "50% of the cgroup memory limit 4.0 GiB".
   std::string source;
@@ -36,7 +36,7 @@ struct MemoryBudget {
 
 // Half of the cgroup memory limit (see CgroupMemoryLimit), else half of
 // `physical_bytes`: room for the rest of the process and the page cache.
-MemoryBudget DefaultMemoryBudget(const std::string& cgroup_root, int64_t physical_bytes);
+DefaultBudget DefaultMemoryBudget(const std::string& cgroup_root, int64_t physical_bytes);
 
 }  // namespace imagefeed
 

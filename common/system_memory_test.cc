@@ -58,7 +58,7 @@ TEST(CgroupMemoryLimitTest, ReadsV2ThenV1AndIgnoresUnlimited) {
 TEST(DefaultMemoryBudgetTest, HalfOfTheCgroupLimitElseHalfOfPhysicalMemory) {
   ScopedTempDir limited;
   WriteTestFile(limited.path() + "/memory.max", "4294967296");
-  MemoryBudget b = DefaultMemoryBudget(limited.path(), 64 * kGiB);
+  DefaultBudget b = DefaultMemoryBudget(limited.path(), 64 * kGiB);
   EXPECT_EQ(b.bytes, 2 * kGiB);
   EXPECT_EQ(b.source, "50% of the cgroup memory limit 4.0 GiB");
 

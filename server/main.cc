@@ -334,7 +334,7 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (parsed.ok()) parsed = ValidateListen(f.listen);
-  MemoryBudget budget;
+  DefaultBudget budget;
   if (parsed.ok() && !f.memory_budget.empty()) {
     absl::StatusOr<int64_t> bytes = ParseByteSize(f.memory_budget);
     if (bytes.ok()) {

@@ -12,24 +12,6 @@
 namespace imagefeed {
 namespace {
 
-// Upper bound of the heap bytes one sample's decode and resize touch,
-// from its header alone (stored size; EXIF rotation does not change it).
-int64_t ScratchEstimate(const ImageHeader& h, const SampleTransform& t) {
-  const int64_t in_px = int64_t{h.width} * h.height;
-  const int64_t out_w = t.out_width > 0 ? t.out_width : h.width;  // native: the same pixels, maybe turned
-  const int64_t out_h = t.out_height > 0 ? t.out_height : h.height;
-  constexpr int64_t kChannels = 4, kFloat = 4;
-  const int64_t decoded = in_px * kChannels * 2 * 2;  // 16-bit worst case, plus an upright/CMYK copy
-  const int64_t intermediate = std::min(out_w * h.height, int64_t{h.width} * out_h) * kChannels * kFloat;
-  const int64_t coefficients = (int64_t{h.width} + h.height) * 2 * kFloat + (out_w + out_h) * 16;
-  const int64_t output = out_w * out_h * kChannels * kFloat;
-  return decoded + intermediate + coefficients + output;
-}
-
-// Thread-local buffers above this are freed after their sample, so one
-// outlier does not pin its memory for the life of the worker.
-constexpr size_t kRetainedFileBytes = size_t{16} << 20;
-
 }  // namespace
 
 struct BatchPipeline::Pending {
@@ -207,7 +189,7 @@ std::string BatchPipeline::SamplePath(Pending* batch, size_t slot) const {
 
 void BatchPipeline::PeekSample(Pending* batch, size_t slot) {
   if (!cancelled_.load(std::memory_order_relaxed)) {
-    thread_local std::vector<uint8_t> bytes;
+    std::vector<uint8_t>& bytes = ThreadSampleScratch().file_bytes;
     absl::Status s = plan_.dataset->ReadSample(plan_.sequence[batch->begin + slot], &bytes);
     if (s.ok()) {
       absl::StatusOr<ImageHeader> header = PeekImageHeader(absl::MakeConstSpan(bytes), plan_.transform.decode);
@@ -218,7 +200,7 @@ void BatchPipeline::PeekSample(Pending* batch, size_t slot) {
       }
     }
     if (!s.ok()) batch->sample_status[slot] = s;
-    if (bytes.capacity() > kRetainedFileBytes) std::vector<uint8_t>().swap(bytes);
+    TrimSampleScratch(kRetainedScratchBytesPerThread);
   }
   if (batch->remaining.fetch_sub(1) == 1) FinishPeek(batch);
 }
@@ -298,29 +280,34 @@ void BatchPipeline::RunSample(Pending* batch, size_t slot) {
 }
 
 absl::Status BatchPipeline::MakeSample(Pending* batch, size_t slot, int64_t id) {
-  thread_local std::vector<uint8_t> bytes;
-  thread_local FloatImage resized;
-  RETURN_IF_ERROR(plan_.dataset->ReadSample(id, &bytes));
-  ASSIGN_OR_RETURN(ImageHeader header, PeekImageHeader(absl::MakeConstSpan(bytes), plan_.transform.decode));
-  const int64_t need = ScratchEstimate(header, plan_.transform);
+  SampleScratch& scratch = ThreadSampleScratch();
+  absl::Status s = plan_.dataset->ReadSample(id, &scratch.file_bytes);
+  if (s.ok()) s = DecodeIntoSlot(batch, slot, id, &scratch);
+  // The steady state reuses ordinary buffers; an outlier's are freed.
+  TrimSampleScratch(kRetainedScratchBytesPerThread);
+  return s;
+}
+
+// Reserves the sample's scratch, sized from its header, before any pixel is
+// decoded; a sample that can never fit the budget fails with the budget's name.
+absl::Status BatchPipeline::DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch) {
+  ASSIGN_OR_RETURN(ImageHeader header,
+                   PeekImageHeader(absl::MakeConstSpan(scratch->file_bytes), plan_.transform.decode));
+  const int64_t need = static_cast<int64_t>(SampleScratchBytes(header, plan_.transform));
   RETURN_IF_ERROR(runtime_.scratch->Reserve(need));
   MemoryReservation reserved(runtime_.scratch, need);
-  absl::Status s = DecodeAndResize(bytes, plan_.transform, id, &resized);
-  if (s.ok() && int64_t{resized.height} * resized.width != int64_t{batch->height} * batch->width) {
-    s = absl::InvalidArgumentError(absl::StrCat("decoded to ", resized.width, "x", resized.height, ", not the ",
-                                                batch->width, "x", batch->height, " its header says"));
+  FloatImage& resized = scratch->resized;
+  RETURN_IF_ERROR(DecodeAndResize(scratch->file_bytes, plan_.transform, id, &resized));
+  if (int64_t{resized.height} * resized.width != int64_t{batch->height} * batch->width) {
+    return absl::InvalidArgumentError(absl::StrCat("decoded to ", resized.width, "x", resized.height, ", not the ",
+                                                   batch->width, "x", batch->height, " its header says"));
   }
-  if (s.ok()) {
-    if (sample_bytes_ == 0) {  // native: EXIF may have turned it; Assemble checks the batch agrees
-      batch->headers[slot].width = resized.width;
-      batch->headers[slot].height = resized.height;
-    }
-    WriteSample(resized, plan_.transform, batch->data->data() + slot * batch->sample_bytes);
+  if (sample_bytes_ == 0) {  // native: EXIF may have turned it; Assemble checks the batch agrees
+    batch->headers[slot].width = resized.width;
+    batch->headers[slot].height = resized.height;
   }
-  // An outlier's buffers are not kept: the steady state reuses ordinary ones.
-  if (bytes.capacity() > kRetainedFileBytes) std::vector<uint8_t>().swap(bytes);
-  if (resized.data.capacity() * sizeof(float) > kRetainedFileBytes) resized = FloatImage();
-  return s;
+  WriteSample(resized, plan_.transform, batch->data->data() + slot * batch->sample_bytes);
+  return absl::OkStatus();
 }
 
 void BatchPipeline::FinishSample(Pending* batch) {

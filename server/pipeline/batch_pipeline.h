@@ -129,6 +129,7 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   absl::Status SizeNativeBatch(Pending* batch);
   void RunSample(Pending* batch, size_t slot);
   absl::Status MakeSample(Pending* batch, size_t slot, int64_t id);
+  absl::Status DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch);
   void FinishSample(Pending* batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Assemble(Pending* batch);
   absl::Status ChargeSkips(const BatchResult& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

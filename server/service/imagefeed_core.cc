@@ -36,9 +36,16 @@ ImageFeedCore::ImageFeedCore(std::vector<DatasetConfig> datasets, ServerLimits l
     Served served{d, StatsFitter::Start(d.index, fit, &pool_, &scratch_budget_)};
     datasets_[d.index->name()] = std::move(served);
   }
+  trimmer_ = std::thread([this] { TrimWhenIdle(); });
 }
 
 ImageFeedCore::~ImageFeedCore() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    idle_.SignalAll();
+  }
+  trimmer_.join();
   for (auto& [name, served] : datasets_) served.stats->Cancel();
 }
 
@@ -83,10 +90,27 @@ absl::Status ImageFeedCore::Admit() {
 void ImageFeedCore::EndStream() {
   MutexLock lock(&mu_);
   if (--active_streams_ == 0) {
+    ++idle_epoch_;
     idle_.SignalAll();
-    // Give idle memory back: pooled buffers, and what glibc keeps of freed
-    // chunks (it does not return the middle of the heap by itself).
     buffers_->SetRetain(false);  // until the next stream: a late buffer is freed, not kept
+  }
+}
+
+// Gives idle memory back to the system: glibc keeps freed chunks (and the
+// middle of its heaps) unless asked. Runs once the server has been idle for
+// half a second, so the memory gRPC frees after a call's end is included.
+void ImageFeedCore::TrimWhenIdle() {
+  MutexLock lock(&mu_);
+  int64_t trimmed_epoch = 0;
+  while (!stopping_) {
+    if (active_streams_ > 0 || idle_epoch_ == trimmed_epoch) {
+      idle_.Wait();
+      continue;
+    }
+    const int64_t epoch = idle_epoch_;
+    idle_.WaitFor(std::chrono::milliseconds(500));
+    if (stopping_ || active_streams_ > 0 || idle_epoch_ != epoch) continue;
+    trimmed_epoch = epoch;
     malloc_trim(0);
   }
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -87,6 +88,7 @@ class ImageFeedCore {
   void EndStream() ABSL_LOCKS_EXCLUDED(mu_);
   void LogSkip(const std::string& dataset, const SkippedSample& skipped) ABSL_LOCKS_EXCLUDED(mu_);
   void WaitForStats(const Served& served, std::shared_ptr<BatchPipeline> pipeline);
+  void TrimWhenIdle() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const ServerLimits limits_;
@@ -104,6 +106,12 @@ class ImageFeedCore {
   int64_t skips_logged_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t skips_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point last_skip_log_ ABSL_GUARDED_BY(mu_);
+  // Counts transitions to idle; the trimmer gives memory back once the
+  // server has stayed idle for a moment (gRPC frees a call's memory after
+  // the call's end reaches us).
+  int64_t idle_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread trimmer_;  // last member: started last, joined first
 };
 
 }  // namespace imagefeed

@@ -380,6 +380,10 @@ def test_max_skip_fraction_is_mapped_from_the_descriptor_and_enforced(server):
         warnings.simplefilter("ignore", imagefeed.SkippedSamplesWarning)
         ids = collect(client.batches("broken", batch_size=4, shuffle=False, max_skip_fraction=0.25))[1]
         assert ids == [i for i in range(NUM_SAMPLES) if i != 9]
-        # ... but not within 1 %: the stream ends with an error that names the limit.
-        with pytest.raises(imagefeed.ImageFeedError, match="max_skip_fraction"):
-            collect(client.batches("broken", batch_size=4, shuffle=False, max_skip_fraction=0.01))
+        # The budget is judged once 100 samples were seen, so 1 of 23 passes even
+        # at 1 % (the server's unit tests cover the DATA_LOSS past it) ...
+        ids = collect(client.batches("broken", batch_size=4, shuffle=False, max_skip_fraction=0.01))[1]
+        assert ids == [i for i in range(NUM_SAMPLES) if i != 9]
+        # ... and a value outside [0, 1] is refused naming the field.
+        with pytest.raises(imagefeed.ImageFeedError, match=r"max_skip_fraction must be in \[0, 1\]"):
+            collect(client.batches("broken", batch_size=4, max_skip_fraction=1.5))
