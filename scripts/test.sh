@@ -3,6 +3,8 @@
 #   1. Release build: every test (unit, conformance, integration, python).
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build (gcc): the unit tests.
 #   3. libFuzzer build (clang): each fuzzer for FUZZ_SECONDS (default 60).
+#   4. clang + ThreadSanitizer build: every server and client target compiles with
+#      -Wthread-safety -Werror, and the concurrency-labelled tests run under TSan.
 # Env: IMAGEFEED_QUICK=1 runs only phase 1. Extra arguments go to phase 1's ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +26,10 @@ echo "== phase 3: libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMAGEFEED_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j"${JOBS:-2}" --target fuzzers
 (cd build-fuzz && ctest --output-on-failure -L fuzz)
+
+echo "== phase 4: clang -Wthread-safety -Werror build of server/ and client/, ThreadSanitizer on the concurrency tests"
+CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMAGEFEED_TSAN=ON >/dev/null
+cmake --build build-tsan -j"${JOBS:-2}" --target imagefeed-server imagefeed server_e2e_test \
+  scheduler_test memory_budget_test batch_pipeline_test imagefeed_core_test
+(cd build-tsan && TSAN_OPTIONS="suppressions=$PWD/../tests/tsan.supp halt_on_error=1" \
+  ctest --output-on-failure -L concurrency)

@@ -27,11 +27,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/file_util.h"
 #include "common/flags.h"
+#include "common/mutex.h"
 #include "common/system_memory.h"
 #include "server/dataset/dataset_index.h"
 #include "server/dataset/demo_dataset.h"
@@ -77,15 +77,14 @@ class ShutdownSignals {
 
   // From now on a signal is reported to Wait() instead of ending the process.
   void MarkServing() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     serving_ = true;
   }
 
   // Blocks until a signal arrives while serving; returns it.
   int Wait() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* sig) { return *sig != 0; }, &signal_));
+    MutexLock lock(&mu_);
+    while (signal_ == 0) received_.Wait(&mu_);
     return signal_;
   }
 
@@ -94,7 +93,7 @@ class ShutdownSignals {
     for (;;) {
       int sig = 0;
       if (sigwait(&signals_, &sig) != 0) continue;
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (!serving_) {
         std::fprintf(stderr, "imagefeed-server: %s during start-up, exiting\n", SignalName(sig));
         std::fflush(stdout);
@@ -102,6 +101,7 @@ class ShutdownSignals {
         _exit(0);  // other threads may be mid-way through start-up work: run no destructors
       }
       if (signal_ == 0) signal_ = sig;
+      received_.SignalAll();
     }
   }
 
@@ -110,7 +110,8 @@ class ShutdownSignals {
   // Constant after construction
   const sigset_t signals_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
+  CondVar received_;
   bool serving_ ABSL_GUARDED_BY(mu_) = false;
   int signal_ ABSL_GUARDED_BY(mu_) = 0;  // first signal received while serving
 };
@@ -122,14 +123,19 @@ class ShutdownSignals {
 class InFlightCalls : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   struct Count {
-    absl::Mutex mu;
+    Mutex mu;
+    CondVar changed;
     int64_t calls ABSL_GUARDED_BY(mu) = 0;
 
     // Blocks until no call is in flight or `deadline`; true if none is.
     bool AwaitIdle(absl::Time deadline) {
-      absl::MutexLock lock(&mu);
-      return mu.AwaitWithDeadline(absl::Condition(
-          +[](int64_t* n) { return *n == 0; }, &calls), deadline);
+      MutexLock lock(&mu);
+      while (calls > 0) {
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration()) return false;
+        changed.WaitFor(&mu, absl::ToChronoMilliseconds(left) + std::chrono::milliseconds(1));
+      }
+      return true;
     }
   };
 
@@ -145,12 +151,12 @@ class InFlightCalls : public grpc::experimental::ServerInterceptorFactoryInterfa
   class Tracker : public grpc::experimental::Interceptor {
    public:
     explicit Tracker(std::shared_ptr<Count> count) : count_(std::move(count)) {
-      absl::MutexLock lock(&count_->mu);
+      MutexLock lock(&count_->mu);
       ++count_->calls;
     }
     ~Tracker() override {
-      absl::MutexLock lock(&count_->mu);
-      --count_->calls;
+      MutexLock lock(&count_->mu);
+      if (--count_->calls == 0) count_->changed.SignalAll();
     }
     void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override { methods->Proceed(); }
 
@@ -224,7 +230,9 @@ absl::StatusOr<std::vector<DatasetConfig>> LoadDatasets(const ServerFlags& flags
     if (!index.ok()) return index.status();
     out.push_back({*std::move(index), ColorMode::kRgb});
   }
-  for (const auto& [name, mode] : *modes) {
+  for (const auto& entry : *modes) {
+    const std::string& name = entry.first;  // a named variable: C++17 lambdas cannot capture bindings
+    const ColorMode mode = entry.second;
     auto it = std::find_if(out.begin(), out.end(), [&](const DatasetConfig& d) { return d.index->name() == name; });
     if (it == out.end()) {
       return absl::InvalidArgumentError(absl::StrCat("--color_mode: no dataset named '", name, "'"));

@@ -25,7 +25,7 @@ class Waker {
     MutexLock lock(&mu_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (count_ == seen && std::chrono::steady_clock::now() < deadline) {
-      changed_.WaitFor(std::chrono::milliseconds(500));
+      changed_.WaitFor(&mu_, std::chrono::milliseconds(500));
     }
     return count_;
   }
@@ -36,7 +36,7 @@ class Waker {
 
  private:
   Mutex mu_;
-  CondVar changed_{&mu_};
+  CondVar changed_;
   int count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -26,7 +26,7 @@ absl::Status MemoryBudget::CheckFits(int64_t bytes, const std::string& what) con
 absl::Status MemoryBudget::Reserve(int64_t bytes) {
   if (absl::Status fits = CheckFits(bytes, "this sample"); !fits.ok()) return fits;
   MutexLock lock(&mu_);
-  while (bytes > capacity_ - in_use_) released_.Wait();
+  while (bytes > capacity_ - in_use_) released_.Wait(&mu_);
   in_use_ += bytes;
   peak_ = std::max(peak_, in_use_);
   return absl::OkStatus();

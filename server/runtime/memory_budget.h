@@ -54,7 +54,7 @@ class MemoryBudget {
   const std::string name_;
   const int64_t capacity_;
   mutable Mutex mu_;
-  CondVar released_{&mu_};
+  CondVar released_;
   int64_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t peak_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::function<void()>> on_release_ ABSL_GUARDED_BY(mu_);

@@ -50,7 +50,7 @@ bool Scheduler::WaitUntilIdle(std::chrono::milliseconds timeout) const {
   while (running_ > 0 || queued_ > 0) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
-    idle_.WaitFor(deadline - now);
+    idle_.WaitFor(&mu_, deadline - now);
   }
   return true;
 }
@@ -112,7 +112,7 @@ void Scheduler::WorkLoop() {
           if (fn) break;
         }
         if (fn) break;
-        work_available_.Wait();
+        work_available_.Wait(&mu_);
       }
       ++running_;
     }

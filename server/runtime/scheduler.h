@@ -59,8 +59,8 @@ class Scheduler {
   void Forget(QueueState* q) ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable Mutex mu_;
-  CondVar work_available_{&mu_};
-  mutable CondVar idle_{&mu_};  // no task queued or running
+  CondVar work_available_;
+  mutable CondVar idle_;  // no task queued or running
   // Queues with tasks, in round-robin order; [0] foreground, [1] background.
   std::deque<QueueState*> ready_[2] ABSL_GUARDED_BY(mu_);
   int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;

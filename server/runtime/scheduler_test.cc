@@ -20,11 +20,11 @@ class Gate {
     MutexLock lock(&mu_);
     entered_ = true;
     changed_.SignalAll();
-    while (!open_) changed_.Wait();
+    while (!open_) changed_.Wait(&mu_);
   }
   void WaitEntered() {
     MutexLock lock(&mu_);
-    while (!entered_) changed_.Wait();
+    while (!entered_) changed_.Wait(&mu_);
   }
   void Open() {
     MutexLock lock(&mu_);
@@ -34,7 +34,7 @@ class Gate {
 
  private:
   Mutex mu_;
-  CondVar changed_{&mu_};
+  CondVar changed_;
   bool entered_ = false;
   bool open_ = false;
 };
@@ -49,13 +49,13 @@ class Log {
   }
   std::string WaitFor(size_t n) {
     MutexLock lock(&mu_);
-    while (order_.size() < n) changed_.Wait();
+    while (order_.size() < n) changed_.Wait(&mu_);
     return order_;
   }
 
  private:
   Mutex mu_;
-  CondVar changed_{&mu_};
+  CondVar changed_;
   std::string order_;
 };
 
@@ -121,7 +121,7 @@ TEST(SchedulerTest, ManyProducersAllTasksRunExactlyOnce) {
   constexpr int kProducers = 8, kTasks = 2000;
   std::atomic<int> ran{0};
   Mutex mu;
-  CondVar done(&mu);
+  CondVar done;
   int finished = 0;
   std::vector<std::thread> producers;
   std::vector<std::shared_ptr<Scheduler::Queue>> queues;
@@ -140,7 +140,7 @@ TEST(SchedulerTest, ManyProducersAllTasksRunExactlyOnce) {
   for (auto& t : producers) t.join();
   {
     MutexLock lock(&mu);
-    while (finished < kProducers * kTasks) done.Wait();
+    while (finished < kProducers * kTasks) done.Wait(&mu);
   }
   EXPECT_EQ(ran.load(), kProducers * kTasks);
 }

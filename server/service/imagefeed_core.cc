@@ -104,11 +104,11 @@ void ImageFeedCore::TrimWhenIdle() {
   int64_t trimmed_epoch = 0;
   while (!stopping_) {
     if (active_streams_ > 0 || idle_epoch_ == trimmed_epoch) {
-      idle_.Wait();
+      idle_.Wait(&mu_);
       continue;
     }
     const int64_t epoch = idle_epoch_;
-    idle_.WaitFor(std::chrono::milliseconds(500));
+    idle_.WaitFor(&mu_, std::chrono::milliseconds(500));
     if (stopping_ || active_streams_ > 0 || idle_epoch_ != epoch) continue;
     trimmed_epoch = epoch;
     malloc_trim(0);
@@ -126,7 +126,7 @@ bool ImageFeedCore::WaitUntilIdle(std::chrono::milliseconds timeout) {
   while (active_streams_ > 0) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
-    idle_.WaitFor(deadline - now);
+    idle_.WaitFor(&mu_, deadline - now);
   }
   return true;
 }

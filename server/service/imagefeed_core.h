@@ -101,7 +101,7 @@ class ImageFeedCore {
   std::map<std::string, Served> datasets_;
 
   mutable Mutex mu_;
-  CondVar idle_{&mu_};
+  CondVar idle_;
   int64_t active_streams_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t skips_logged_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t skips_total_ ABSL_GUARDED_BY(mu_) = 0;

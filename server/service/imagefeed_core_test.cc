@@ -28,7 +28,7 @@ class Ready {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (count_ <= seen) {
       if (std::chrono::steady_clock::now() >= deadline) return false;
-      changed_.WaitFor(std::chrono::milliseconds(200));
+      changed_.WaitFor(&mu_, std::chrono::milliseconds(200));
     }
     return true;
   }
@@ -39,7 +39,7 @@ class Ready {
 
  private:
   Mutex mu_;
-  CondVar changed_{&mu_};
+  CondVar changed_;
   int count_ = 0;
 };
 

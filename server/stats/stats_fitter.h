@@ -10,7 +10,6 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "imagefeed/v1/imagefeed.pb.h"
 #include "server/dataset/dataset_index.h"
 #include "common/mutex.h"
