@@ -1,8 +1,27 @@
 #include "server/runtime/scheduler.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
 
 namespace imagefeed {
+
+namespace {
+
+// Tasks turn their own failures into statuses (the pipeline makes anything
+// thrown a sample's error); this is the last line, so a bug in one task
+// cannot take the worker, and with it the server, down.
+void RunGuarded(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "imagefeed-server: a worker task threw (%s); continuing\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "imagefeed-server: a worker task threw; continuing\n");
+  }
+}
+
+}  // namespace
 
 Scheduler::Scheduler(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -116,7 +135,7 @@ void Scheduler::WorkLoop() {
       }
       ++running_;
     }
-    fn();
+    RunGuarded(fn);
     fn = nullptr;  // destroy the closure before counting the task as done
     MutexLock lock(&mu_);
     if (--running_ == 0 && queued_ == 0) idle_.SignalAll();

@@ -1,6 +1,7 @@
 #include "server/runtime/scheduler.h"
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +114,15 @@ TEST(SchedulerTest, ClearAndDestructionDropQueuedTasksWithoutRunningThem) {
   dropped.reset();
   EXPECT_EQ(scheduler.queued_tasks(), 1);
   gate.Open();
+  EXPECT_EQ(log.WaitFor(1), "k");
+}
+
+TEST(SchedulerTest, ATaskThatThrowsDoesNotTakeItsWorkerDown) {
+  Scheduler scheduler(1);
+  Log log;
+  auto q = scheduler.NewQueue(Scheduler::Priority::kForeground);
+  q->Schedule([] { throw std::runtime_error("boom"); });
+  q->Schedule([&] { log.Add('k'); });
   EXPECT_EQ(log.WaitFor(1), "k");
 }
 
