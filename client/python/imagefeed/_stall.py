@@ -17,7 +17,7 @@ import logging
 import math
 import sys
 import threading
-from time import perf_counter
+from time import perf_counter  # a local name: looked up once per batch, not as time.perf_counter
 
 RESERVOIR = 1024  # per-batch waits kept for the percentiles
 
@@ -156,6 +156,7 @@ class Timer:
         self._report_stalls = report_stalls
         self._last = None  # when the previous batch was returned
         self._ended = False
+        self._began = None  # see first_wait_began
 
     def set_who(self, who):
         self.meter.who = who
@@ -163,8 +164,15 @@ class Timer:
     def also_record_into(self, meter):
         self._meters += (meter,)
 
+    def first_wait_began(self, when):
+        """The consumer began waiting for the first batch at perf_counter() time `when`, before
+        the first next() (a generator that connects first, as ImageFeedDataset's does)."""
+        self._began = when
+
     def next_item(self, iterator):
         start = perf_counter()
+        if self._last is None and self._began is not None:
+            start = self._began
         try:
             item = next(iterator)
         except BaseException:

@@ -26,6 +26,7 @@ import os
 import uuid
 import warnings
 import weakref
+from time import perf_counter
 
 import grpc
 import torch
@@ -247,6 +248,7 @@ class ImageFeedDataset(IterableDataset):
         return starts
 
     def __iter__(self):
+        began = perf_counter()  # the loop's first next(): connecting is part of its first wait
         rank, world = self._rank_and_world()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
@@ -259,6 +261,7 @@ class ImageFeedDataset(IterableDataset):
                                     epoch=self._epoch, start=starts if len(starts) > 1 else starts[0],
                                     **self._batch_kwargs)
             stream._timer.also_record_into(self._stalls)
+            stream._timer.first_wait_began(began)
             if info is not None:
                 stream._timer.set_who(f"DataLoader worker {worker} of {workers}")
             with stream:

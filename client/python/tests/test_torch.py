@@ -209,7 +209,8 @@ def test_dataset_stall_report_measures_the_training_loop(server, capsys):
     assert slept <= r.compute_seconds <= slept * 1.5 + 0.1
     assert r.stall_fraction < 0.3, r
     total = r.wait_seconds + r.compute_seconds + r.first_batch_seconds
-    assert 0.9 * elapsed - 0.02 <= total <= elapsed, (total, elapsed)  # the loop around it costs a little
+    # Outside the measurement: only iter(loader) and the loop itself.
+    assert 0.85 * elapsed - 0.03 <= total <= elapsed, (total, elapsed)
     assert ds.stall_report(reset=True) == r and ds.stall_report().batches == 0
 
     quiet = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4)
