@@ -8,6 +8,7 @@ import grpc
 from imagefeed import _request
 from imagefeed._batch import WireError, decode_batch
 from imagefeed._malloc import tune_malloc as _tune_malloc
+from imagefeed._stall import Meter, Timer
 from imagefeed._stream import BatchStream
 from imagefeed.v1 import imagefeed_pb2 as pb
 from imagefeed.v1 import imagefeed_pb2_grpc as pb_grpc
@@ -129,6 +130,9 @@ class Client:
     tune_malloc: raise glibc's mmap/trim thresholds for this process so large batches reuse
       heap memory instead of being mmap'ed and faulted in each time (about 2-3x less client
       CPU per GB; costs a larger resident heap). See imagefeed/_malloc.py.
+    report_stalls: at the end of each stream (epoch), print one line saying how much of the
+      loop's time went into waiting for batches (to the "imagefeed" logger at INFO if logging
+      shows that, else to stderr). stall_report() has the numbers either way.
 
     Thread-safe. Not fork-safe: gRPC (grpcio 1.51) does not work reliably in a process
     forked from one that has used it, even after every client is closed; create clients
@@ -137,7 +141,7 @@ class Client:
     """
 
     def __init__(self, target, token=None, *, tls=False, tls_ca=None, timeout=30.0,
-                 max_message_bytes=1 << 30, options=(), tune_malloc=True):
+                 max_message_bytes=1 << 30, options=(), tune_malloc=True, report_stalls=False):
         targets = [target] if isinstance(target, str) else list(target)
         if not targets or not all(isinstance(t, str) and t for t in targets):
             raise ValueError(f"target={target!r}: expected 'host:port' or a non-empty list of them")
@@ -157,11 +161,13 @@ class Client:
         # What a copy of this client in another process needs (imagefeed.torch).
         self.settings = dict(token=token, tls=tls, tls_ca=tls_ca, timeout=timeout,
                              max_message_bytes=max_message_bytes, options=tuple(options),
-                             tune_malloc=tune_malloc)
+                             tune_malloc=tune_malloc, report_stalls=report_stalls)
         self._conns = [_Connection(t, channel_options, credentials) for t in targets]
         self._metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
         self._timeout = timeout
         self._checked_fan_in = set()
+        self._report_stalls = report_stalls
+        self._stalls = Meter()
 
     @property
     def targets(self):
@@ -184,6 +190,13 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+    def stall_report(self, include_first_batch=False, reset=False):
+        """An imagefeed.StallReport over every stream of this client since it was made (or
+        last reset): how long loops waited for batches versus worked between them. Meant for
+        streams read one after another (epochs); reset=True starts over after this report.
+        See BatchStream.stall_report for include_first_batch."""
+        return self._stalls.report(include_first_batch, reset=reset)
 
     def _unary(self, conn, method, request):
         call = getattr(conn.stub, method, None)
@@ -277,7 +290,8 @@ class Client:
             requests.append(r)
         if n > 1:
             self._check_fan_in(dataset)
-        return BatchStream(self._stream(requests), dataset)
+        timer = Timer(shared=(self._stalls,), report_stalls=self._report_stalls)
+        return BatchStream(self._stream(requests), dataset, timer)
 
     def _check_fan_in(self, dataset):
         """Fan-in is exactly-once only if every server has the same samples."""

@@ -5,9 +5,14 @@ left out and listed in its batch's `skipped`. A training loop that only reads `i
 and `labels` would never notice, so the first batch of a stream that reports skipped
 samples raises a SkippedSamplesWarning (once per stream: a dataset with many bad files
 must not flood the log), and the stream keeps counting them in `skipped_count`.
+
+It also times the consumer's loop (see _stall.py): stall_report() says how much of the loop's
+time went into waiting for batches.
 """
 
 import warnings
+
+from imagefeed._stall import Timer
 
 
 class SkippedSamplesWarning(UserWarning):
@@ -24,14 +29,17 @@ class BatchStream:
     skipped_count  samples the server reported skipped in the batches delivered so far.
     skipped        their {sample_id, path, reason} dicts, in delivery order.
     close()        cancels the stream (so does dropping the last reference to it).
+    stall_report() an imagefeed.StallReport: time spent waiting in next() versus between
+                   batches (the trainer's step), and the first batch's wait.
 
     Not thread-safe: iterate it from one thread.
     """
 
-    def __init__(self, batches, dataset):
+    def __init__(self, batches, dataset, timer=None):
         self._batches = batches  # a generator that owns the gRPC calls
         self.dataset = dataset
         self.skipped = []
+        self._timer = timer or Timer()
 
     @property
     def skipped_count(self):
@@ -41,15 +49,30 @@ class BatchStream:
         return self
 
     def __next__(self):
-        batch = next(self._batches)
+        batch = self._timer.next_item(self._batches)
         if batch.skipped:
             if not self.skipped:
                 self._warn(batch)
             self.skipped.extend(batch.skipped)
         return batch
 
+    def stall_report(self, include_first_batch=False):
+        """This stream's StallReport so far. The first batch's wait (start-up latency) is
+        reported as first_batch_seconds and left out of wait_seconds and stall_fraction
+        unless include_first_batch. Time after the last batch counts only once the loop
+        calls next() again (a loop that breaks early ends its measurement at its last batch)."""
+        return self._timer.meter.report(include_first_batch)
+
     def close(self):
         self._batches.close()
+        self._timer.close()
+
+    def __del__(self):
+        # A loop that breaks out drops the stream: its summary (report_stalls) is due now.
+        try:
+            self._timer.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown)
+            pass
 
     def __enter__(self):
         return self

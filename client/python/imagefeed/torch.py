@@ -11,6 +11,14 @@ DataLoader forks its workers by default, which is fine as long as the main proce
 created an imagefeed.Client (the dataset itself connects only inside the workers). If it
 has, pass multiprocessing_context="spawn" (or "forkserver"); a forked worker otherwise
 stops with an error that says this.
+
+Is the job data-bound? With num_workers=0, ds.stall_report() says how much of the training
+loop's time went into waiting for batches (report_stalls=True prints it once per epoch). With
+worker processes the streams, and so the measurement, live in the workers: there a stream's
+wait is the worker's wait for the server, and its "compute" the worker's time handing batches
+to the DataLoader (or blocked while the DataLoader's prefetch queue is full), which says
+whether the server keeps up with the workers, not whether the trainer waits. For the trainer's
+side wrap the loader: imagefeed.measure_stalls(loader).
 """
 
 import multiprocessing
@@ -18,6 +26,7 @@ import os
 import uuid
 import warnings
 import weakref
+from time import perf_counter
 
 import grpc
 import torch
@@ -26,6 +35,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from imagefeed import _client
 from imagefeed._client import Client, ImageFeedError, make_request
+from imagefeed._stall import Meter
 
 try:
     from grpc._cython import cygrpc
@@ -136,10 +146,16 @@ class ImageFeedDataset(IterableDataset):
     not yet delivered (same world_size, num_workers and servers required). It stays in effect
     until set_epoch() moves to another epoch. Do not use persistent_workers=True: workers
     would keep their copy of the epoch and resume state.
+
+    stall_report(include_first_batch=False, reset=False): an imagefeed.StallReport over the
+    iterations run in this process (num_workers=0: the training loop's own waits). With
+    DataLoader workers it is empty: see the module docstring and imagefeed.measure_stalls.
+    report_stalls=True: one summary line at the end of each epoch (from each worker, about
+    its own waits, when there are workers).
     """
 
     def __init__(self, target, dataset, batch_size=32, *, token=None, rank=None, world_size=None,
-                 epoch=0, client_options=None, **batch_kwargs):
+                 epoch=0, client_options=None, report_stalls=False, **batch_kwargs):
         super().__init__()
         client_options = dict(client_options or {})
         if isinstance(target, Client):
@@ -164,16 +180,20 @@ class ImageFeedDataset(IterableDataset):
         self._resume = {}
         self._progress = {}
         self._uid = uuid.uuid4().hex
+        self._report_stalls = bool(report_stalls or client_options.get("report_stalls"))
+        self._stalls = Meter()
         _DATASETS[self._uid] = self
 
     def __getstate__(self):
         state = dict(self.__dict__)
         # Spawned workers do not inherit torch.distributed; pass its rank on.
         state["_rank"], state["_world_size"] = self._rank_and_world()
+        del state["_stalls"]  # a lock; each process measures its own iterations
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._stalls = Meter()
         _DATASETS.setdefault(self._uid, self)
 
     def _rank_and_world(self):
@@ -195,6 +215,11 @@ class ImageFeedDataset(IterableDataset):
             self._epoch = epoch
             self._resume = {}
             self._progress = {}
+
+    def stall_report(self, include_first_batch=False, reset=False):
+        """Waits for batches versus time between them, over this process's iterations (see
+        the class docstring); reset=True starts over after this report."""
+        return self._stalls.report(include_first_batch, reset=reset)
 
     def _delivered(self, stream, next_start):
         self._progress[stream] = next_start
@@ -223,21 +248,27 @@ class ImageFeedDataset(IterableDataset):
         return starts
 
     def __iter__(self):
+        began = perf_counter()  # the loop's first next(): connecting is part of its first wait
         rank, world = self._rank_and_world()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         sub_rank, sub_world = rank * workers + worker, world * workers
         starts = self._starts(sub_rank, sub_world, len(self._targets))
         _check_not_forked_after_grpc(info)
-        client = Client(self._targets, **self._client_options)
+        client = Client(self._targets, **{**self._client_options, "report_stalls": self._report_stalls})
         try:
             stream = client.batches(self._dataset, rank=sub_rank, world_size=sub_world,
                                     epoch=self._epoch, start=starts if len(starts) > 1 else starts[0],
                                     **self._batch_kwargs)
-            for b in _explain_fork_errors(stream, info):
-                yield TorchBatch(_tensor(b.images), _tensor(b.labels), _tensor(b.sample_ids), b.epoch,
-                                 b.position, b.span, b.skipped, f"{sub_rank}/{sub_world}/{b.stream}",
-                                 self._uid)
+            stream._timer.also_record_into(self._stalls)
+            stream._timer.first_wait_began(began)
+            if info is not None:
+                stream._timer.set_who(f"DataLoader worker {worker} of {workers}")
+            with stream:
+                for b in _explain_fork_errors(stream, info):
+                    yield TorchBatch(_tensor(b.images), _tensor(b.labels), _tensor(b.sample_ids), b.epoch,
+                                     b.position, b.span, b.skipped, f"{sub_rank}/{sub_world}/{b.stream}",
+                                     self._uid)
         finally:
             client.close()
 

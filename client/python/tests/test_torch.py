@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -183,3 +184,54 @@ def test_dataset_made_from_a_client_keeps_its_token_and_tls(secure_server):
     refused = imagefeed.torch.ImageFeedDataset(address, "tiny", client_options={"tls_ca": ca})
     with pytest.raises(imagefeed.ImageFeedError, match="UNAUTHENTICATED"):
         list(make_loader(refused))
+
+
+def summary_lines(text):
+    return [line for line in text.splitlines() if line.startswith("imagefeed: ")]
+
+
+def test_dataset_stall_report_measures_the_training_loop(server, capsys):
+    step = 0.02  # the "training step": its total must come back as compute time
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4, report_stalls=True)
+    slept = elapsed = 0.0
+    for epoch in range(2):
+        ds.set_epoch(epoch)
+        start = time.perf_counter()
+        for images, labels in make_loader(ds):
+            t = time.perf_counter()
+            time.sleep(step)
+            slept += time.perf_counter() - t
+        elapsed += time.perf_counter() - start
+        lines = summary_lines(capsys.readouterr().err)
+        assert len(lines) == 1 and "the trainer waited for data" in lines[0] and "over 6 batches" in lines[0], lines
+    r = ds.stall_report()
+    assert r.batches == 12 and r.streams == 2
+    assert slept <= r.compute_seconds <= slept * 1.5 + 0.1
+    assert r.stall_fraction < 0.3, r
+    total = r.wait_seconds + r.compute_seconds + r.first_batch_seconds
+    # Outside the measurement: only iter(loader) and the loop itself.
+    assert 0.85 * elapsed - 0.03 <= total <= elapsed, (total, elapsed)
+    assert ds.stall_report(reset=True) == r and ds.stall_report().batches == 0
+
+    quiet = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4)
+    assert len(list(make_loader(quiet))) == 6
+    assert summary_lines(capsys.readouterr().err) == [] and quiet.stall_report().batches == 6
+
+
+def test_with_workers_the_workers_report_and_measure_stalls_times_the_trainer(server, capfd):
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4, report_stalls=True)
+    timed = imagefeed.measure_stalls(make_loader(ds, num_workers=2))
+    slept = 0.0
+    for images, labels in timed:
+        t = time.perf_counter()
+        time.sleep(0.02)
+        slept += time.perf_counter() - t
+    r = timed.stall_report()
+    assert r.batches == 6 and slept <= r.compute_seconds <= slept * 1.5 + 0.1
+    # The workers each printed their own line (about their waits for the server).
+    lines = sorted(summary_lines(capfd.readouterr().err))
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("imagefeed: DataLoader worker 0 of 2 waited for data")
+    assert lines[1].startswith("imagefeed: DataLoader worker 1 of 2 waited for data")
+    # The main process ran no stream: its report is empty and says where to look.
+    assert ds.stall_report().batches == 0 and "imagefeed.measure_stalls(loader)" in str(ds.stall_report())
