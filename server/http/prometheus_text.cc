@@ -72,7 +72,8 @@ void RenderServer(const v1::ServerStatus& s, Exposition* out) {
 }
 
 void RenderTotals(const v1::StageTotals& t, Exposition* out) {
-  out->Single("imagefeed_samples_total", "counter", "Samples decoded and sent, all streams since start.", t.samples());
+  out->Single("imagefeed_samples_total", "counter",
+              "Samples that went through the stages (decoded), all streams since start.", t.samples());
   out->Family("imagefeed_stage_seconds_total", "counter",
               "Worker seconds spent per stage (read, decode, resize, write), all samples since start.");
   const std::pair<const char*, double> stages[] = {{"read", t.read_seconds()},

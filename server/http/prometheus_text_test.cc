@@ -110,7 +110,7 @@ imagefeed_queued_tasks 5
 # HELP imagefeed_running_tasks Samples being processed by a worker.
 # TYPE imagefeed_running_tasks gauge
 imagefeed_running_tasks 2
-# HELP imagefeed_samples_total Samples decoded and sent, all streams since start.
+# HELP imagefeed_samples_total Samples that went through the stages (decoded), all streams since start.
 # TYPE imagefeed_samples_total counter
 imagefeed_samples_total 640
 # HELP imagefeed_stage_seconds_total Worker seconds spent per stage (read, decode, resize, write), all samples since start.
