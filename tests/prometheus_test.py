@@ -12,7 +12,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_server_util import CLI, HttpServer, free_port, http_get, wait_for  # noqa: E402
+from http_server_util import CLI, SERVER, HttpServer, free_port, http_get, wait_for  # noqa: E402
 
 PROMETHEUS = shutil.which("prometheus")
 if PROMETHEUS is None:
@@ -106,6 +106,25 @@ scrape_configs:
         self.assertEqual(len(p99), 1)
         self.assertGreater(p99[0], 0)
         self.assertEqual(list(self.query("imagefeed_active_streams").values()), [0.0])
+
+
+class HttpListenFlagTest(unittest.TestCase):
+    def test_bad_or_busy_http_listen_fails_with_the_flag_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = subprocess.run([SERVER, "--listen=127.0.0.1:0", f"--cache_dir={tmp}", "--http_listen=nonsense"],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("--http_listen: 'nonsense' is not HOST:PORT", r.stderr)
+            first = HttpServer(cache_dir=tmp)
+            try:
+                busy = first.http.removeprefix("http://")
+                r = subprocess.run([SERVER, "--listen=127.0.0.1:0", f"--cache_dir={tmp}", f"--http_listen={busy}"],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"--http_listen: cannot listen on {busy}", r.stderr)
+                self.assertEqual(r.stdout, "", "no ready line when the HTTP endpoint cannot start")
+            finally:
+                first.stop()
 
 
 if __name__ == "__main__":
