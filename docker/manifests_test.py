@@ -20,6 +20,7 @@ except ImportError:
 DOCKER_DIR = os.path.dirname(os.path.abspath(__file__))
 K8S_DIR = os.path.join(DOCKER_DIR, "k8s")
 GRPC_PORT = 50051
+HTTP_PORT = 8080
 
 
 def load_yaml_docs(path):
@@ -89,14 +90,26 @@ class KubernetesTest(unittest.TestCase):
         pod_labels = self.sts["spec"]["template"]["metadata"]["labels"]
         self.assertTrue(is_subset(spec["selector"], pod_labels))
         self.assertTrue(is_subset(self.sts["spec"]["selector"]["matchLabels"], pod_labels))
-        self.assertEqual([(p["name"], p["port"]) for p in spec["ports"]], [("grpc", GRPC_PORT)])
+        self.assertEqual([(p["name"], p["port"]) for p in spec["ports"]], [("grpc", GRPC_PORT), ("metrics", HTTP_PORT)])
         self.assertIn(spec["ports"][0]["targetPort"], ("grpc", GRPC_PORT))
+        self.assertIn(spec["ports"][1]["targetPort"], ("metrics", HTTP_PORT))
         job_labels = self.job["spec"]["template"]["metadata"]["labels"]
         self.assertFalse(is_subset(spec["selector"], job_labels), "the Service must not select trainer pods")
 
     def test_server_listens_on_its_container_port(self):
-        self.assertEqual([(p["name"], p["containerPort"]) for p in self.server["ports"]], [("grpc", GRPC_PORT)])
+        self.assertEqual([(p["name"], p["containerPort"]) for p in self.server["ports"]],
+                         [("grpc", GRPC_PORT), ("metrics", HTTP_PORT)])
         self.assertIn(f"--listen=0.0.0.0:{GRPC_PORT}", self.server["args"])
+        self.assertIn(f"--http_listen=0.0.0.0:{HTTP_PORT}", self.server["args"])
+
+    def test_metrics_port_has_the_prometheus_scrape_annotations(self):
+        annotations = self.sts["spec"]["template"]["metadata"]["annotations"]
+        self.assertEqual(annotations["prometheus.io/scrape"], "true")
+        self.assertEqual(annotations["prometheus.io/port"], str(HTTP_PORT))
+        self.assertEqual(annotations["prometheus.io/path"], "/metrics")
+        # Annotation values are strings: an unquoted true or 8080 would be rejected by the API server.
+        for value in annotations.values():
+            self.assertIsInstance(value, str)
 
     def test_probes_use_grpc_health_on_the_container_port(self):
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -199,6 +212,10 @@ class ComposeTest(unittest.TestCase):
         self.assertIn(f"--listen=0.0.0.0:{GRPC_PORT}", self.server["command"])
         self.assertIn("--dataset=imagenet=/data", self.server["command"])
 
+    def test_http_endpoint_is_published_on_localhost(self):
+        self.assertIn(f"--http_listen=0.0.0.0:{HTTP_PORT}", self.server["command"])
+        self.assertIn(f"127.0.0.1:{HTTP_PORT}:{HTTP_PORT}", self.server["ports"])
+
     def test_dataset_volume_is_read_only(self):
         data = [v for v in self.server["volumes"] if isinstance(v, dict) and v["target"] == "/data"]
         self.assertEqual(len(data), 1)
@@ -249,7 +266,12 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual(self.server["FROM"], ["debian:bookworm-slim AS server"])
         self.assertEqual(self.server["ENTRYPOINT"], ['["imagefeed-server"]'])
         self.assertEqual(self.server["CMD"], [f'["--listen=0.0.0.0:{GRPC_PORT}"]'])
-        self.assertIn(str(GRPC_PORT), self.server["EXPOSE"])
+        self.assertEqual(self.server["EXPOSE"], [f"{GRPC_PORT} {HTTP_PORT}"])
+
+    def test_runtime_packages_include_the_http_library(self):
+        runs = " ".join(self.server["RUN"])
+        self.assertIn("libcpp-httplib0.11", runs)
+        self.assertIn("libbrotli1", runs)
 
     def test_runs_as_a_numeric_non_root_user(self):
         self.assertGreater(dockerfile_user(), 0)

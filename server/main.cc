@@ -35,6 +35,8 @@
 #include "common/system_memory.h"
 #include "server/dataset/dataset_index.h"
 #include "server/dataset/demo_dataset.h"
+#include "server/http/http_server.h"
+#include "server/http/preview_png.h"
 #include "server/service/imagefeed_core.h"
 #include "server/service/imagefeed_service.h"
 
@@ -59,6 +61,7 @@ struct ServerFlags {
   std::string memory_budget;  // empty = DefaultMemoryBudget()
   int64_t max_streams = 0;
   int64_t drain_seconds = 30;
+  std::string http_listen;  // empty = no HTTP endpoint
 };
 
 // Receives SIGINT and SIGTERM on its own thread (the caller blocks them in
@@ -311,6 +314,26 @@ std::string ListenAddress(const std::string& listen, int port) {
   return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
 
+// What the HTTP endpoint shows: the core's status and its recent batch.
+HttpSources HttpSourcesFor(const ImageFeedCore* core) {
+  HttpSources sources;
+  sources.status = [core] {
+    v1::ServerStatus status;
+    core->GetServerStatus(v1::GetServerStatusRequest(), &status).IgnoreError();  // a partial status is still shown
+    return status;
+  };
+  sources.contact_sheet_png = [core]() -> std::optional<std::string> {
+    std::optional<BatchPreview> preview = core->RecentBatch();
+    if (!preview) return std::nullopt;
+    v1::Batch batch = preview->header;
+    batch.set_data(preview->data.data(), preview->data.size());
+    absl::StatusOr<std::string> png = ContactSheetPng(batch, preview->class_names);
+    if (!png.ok()) return std::nullopt;
+    return *std::move(png);
+  };
+  return sources;
+}
+
 int Run(int argc, char** argv) {
   ServerFlags f;
   FlagSet flags("imagefeed-server", "Serves image datasets as gRPC streams of decoded, normalized batches.");
@@ -336,6 +359,9 @@ int Run(int argc, char** argv) {
                1 << 20);
   flags.AddInt("drain_seconds", &f.drain_seconds,
                "on SIGTERM/SIGINT, let running streams finish for up to this long, then cancel them", 0, 3600);
+  flags.AddString("http_listen", &f.http_listen,
+                  "HOST:PORT of an HTTP endpoint: /metrics (Prometheus), / (status page); port 0 picks a free "
+                  "port; empty = none. With --auth_token_file it needs the same bearer token (/ and /healthz excepted)");
   absl::Status parsed = flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
   if (flags.help_requested()) {
     std::cout << flags.Usage();
@@ -441,6 +467,24 @@ int Run(int argc, char** argv) {
     if (reason.empty()) reason = "address in use or not available";
     std::cerr << "imagefeed-server: cannot listen on " << f.listen << ": " << reason << "\n";
     return 1;
+  }
+  // Declared after `core`: destroyed (stopped) before it.
+  std::unique_ptr<HttpServer> http;
+  if (!f.http_listen.empty()) {
+    TokenCheck check;
+    if (auth.enabled()) check = [&auth](absl::string_view value) { return auth.CheckAuthorization(value); };
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(f.http_listen, HttpSourcesFor(&core), check);
+    if (!started.ok()) {
+      std::cerr << "imagefeed-server: " << started.status().message() << "\n";
+      return 1;
+    }
+    http = *std::move(started);
+    if (!auth.enabled() && !IsLoopback(f.http_listen)) {
+      std::cerr << "imagefeed-server: warning: HTTP on " << f.http_listen
+                << " without --auth_token_file: anyone who can reach it sees the status and sample images\n";
+    }
+    // Before the ready line on stdout, so a reader that waits for that line finds this one too.
+    std::cerr << "imagefeed-server http on " << ListenAddress(f.http_listen, http->port()) << std::endl;
   }
   server->GetHealthCheckService()->SetServingStatus(v1::ImageFeed::service_full_name(), true);
   shutdown_signals.MarkServing();

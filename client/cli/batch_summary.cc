@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "client/cli/batch_tensor.h"
+#include "common/batch_tensor.h"
 #include "common/json_writer.h"
 
 namespace imagefeed {

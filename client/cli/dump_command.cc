@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/commands.h"
-#include "client/cli/contact_sheet.h"
+#include "common/contact_sheet.h"
 #include "client/cli/stream_flags.h"
 #include "client/cli/stream_runner.h"
 #include "common/file_util.h"

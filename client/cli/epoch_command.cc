@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "client/cli/batch_tensor.h"
+#include "common/batch_tensor.h"
 #include "client/cli/cli_common.h"
 #include "client/cli/commands.h"
 #include "client/cli/exactly_once.h"

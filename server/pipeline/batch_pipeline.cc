@@ -27,6 +27,7 @@ struct BatchPipeline::Pending {
   std::atomic<size_t> remaining{0};
   // Guarded by the pipeline's mu_.
   bool complete = false;
+  std::chrono::steady_clock::time_point completed_at;
   absl::Status status;
   std::unique_ptr<BatchResult> result;
 };
@@ -280,9 +281,14 @@ void BatchPipeline::RunSample(Pending* batch, size_t slot) {
 }
 
 absl::Status BatchPipeline::MakeSample(Pending* batch, size_t slot, int64_t id) {
+  using Clock = std::chrono::steady_clock;
   SampleScratch& scratch = ThreadSampleScratch();
+  SampleTimings timings;
+  const Clock::time_point start = Clock::now();
   absl::Status s = plan_.dataset->ReadSample(id, &scratch.file_bytes);
-  if (s.ok()) s = DecodeIntoSlot(batch, slot, id, &scratch);
+  timings.ns[static_cast<int>(Stage::kRead)] = Nanos(start, Clock::now());
+  if (s.ok()) s = DecodeIntoSlot(batch, slot, id, &scratch, &timings);
+  if (s.ok() && plan_.metrics) plan_.metrics->AddSample(timings);
   // The steady state reuses ordinary buffers; an outlier's are freed.
   TrimSampleScratch(kRetainedScratchBytesPerThread);
   return s;
@@ -290,14 +296,15 @@ absl::Status BatchPipeline::MakeSample(Pending* batch, size_t slot, int64_t id) 
 
 // Reserves the sample's scratch, sized from its header, before any pixel is
 // decoded; a sample that can never fit the budget fails with the budget's name.
-absl::Status BatchPipeline::DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch) {
+absl::Status BatchPipeline::DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch,
+                                           SampleTimings* timings) {
   ASSIGN_OR_RETURN(ImageHeader header,
                    PeekImageHeader(absl::MakeConstSpan(scratch->file_bytes), plan_.transform.decode));
   const int64_t need = static_cast<int64_t>(SampleScratchBytes(header, plan_.transform));
   RETURN_IF_ERROR(runtime_.scratch->Reserve(need));
   MemoryReservation reserved(runtime_.scratch, need);
   FloatImage& resized = scratch->resized;
-  RETURN_IF_ERROR(DecodeAndResize(scratch->file_bytes, plan_.transform, id, &resized));
+  RETURN_IF_ERROR(DecodeAndResize(scratch->file_bytes, plan_.transform, id, &resized, timings));
   if (int64_t{resized.height} * resized.width != int64_t{batch->height} * batch->width) {
     return absl::InvalidArgumentError(absl::StrCat("decoded to ", resized.width, "x", resized.height, ", not the ",
                                                    batch->width, "x", batch->height, " its header says"));
@@ -306,7 +313,9 @@ absl::Status BatchPipeline::DecodeIntoSlot(Pending* batch, size_t slot, int64_t 
     batch->headers[slot].width = resized.width;
     batch->headers[slot].height = resized.height;
   }
+  const auto write_start = std::chrono::steady_clock::now();
   WriteSample(resized, plan_.transform, batch->data->data() + slot * batch->sample_bytes);
+  timings->ns[static_cast<int>(Stage::kWrite)] = Nanos(write_start, std::chrono::steady_clock::now());
   return absl::OkStatus();
 }
 
@@ -329,6 +338,7 @@ void BatchPipeline::Complete(Pending* batch, absl::Status status) {
   {
     MutexLock lock(&mu_);
     batch->complete = true;
+    batch->completed_at = std::chrono::steady_clock::now();
     batch->status = std::move(status);
     if (!batch->status.ok()) failed_ = true;
   }
@@ -352,6 +362,7 @@ absl::Status BatchPipeline::Assemble(Pending* batch) {
                                               "': ", s.message()));
     }
     result->skipped.push_back({id, rel, std::string(s.message())});
+    if (plan_.metrics) plan_.metrics->AddSkip(ClassifySkip(s));
     if (plan_.on_skip) plan_.on_skip(result->skipped.back());
   }
   if (sample_bytes_ == 0 && !good.empty()) {  // native sizes must agree after EXIF orientation
@@ -440,6 +451,7 @@ BatchPipeline::Poll BatchPipeline::Next(std::unique_ptr<BatchResult>* out, absl:
     return Poll::kDone;
   }
   std::unique_ptr<BatchResult> batch = std::move(front->result);
+  const auto front_completed = front->completed_at;
   pending_.pop_front();
   if (absl::Status budget = ChargeSkips(*batch); !budget.ok()) {
     failed_ = true;
@@ -447,8 +459,27 @@ BatchPipeline::Poll BatchPipeline::Next(std::unique_ptr<BatchResult>* out, absl:
     *final_status = budget;
     return Poll::kDone;
   }
+  // Wait for the client: from when this batch was ready at the head of the
+  // stream (complete, and the previous batch taken) until the transport took it.
+  const auto now = std::chrono::steady_clock::now();
+  if (plan_.metrics) {
+    plan_.metrics->AddWaitClient(Nanos(std::max(front_completed, last_taken_), now));
+    plan_.metrics->AddBatchSent(batch->data ? static_cast<int64_t>(batch->data->size()) : 0,
+                                static_cast<int64_t>(batch->sample_ids.size()));
+  }
+  last_taken_ = now;
   *out = std::move(batch);
   return Poll::kBatch;
+}
+
+int BatchPipeline::ReadyBatches() {
+  MutexLock lock(&mu_);
+  int ready = 0;
+  for (const auto& p : pending_) {
+    if (!p->complete || !p->status.ok()) break;
+    ++ready;
+  }
+  return ready;
 }
 
 void BatchPipeline::Release() {

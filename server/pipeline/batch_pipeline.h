@@ -2,6 +2,7 @@
 #define IMAGEFEED_SERVER_PIPELINE_BATCH_PIPELINE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -16,6 +17,7 @@
 #include "server/pipeline/sample_processor.h"
 #include "server/runtime/buffer_pool.h"
 #include "server/runtime/memory_budget.h"
+#include "server/runtime/metrics.h"
 #include "server/runtime/scheduler.h"
 
 namespace imagefeed {
@@ -50,6 +52,8 @@ struct BatchPlan {
   std::atomic<int64_t>* samples_decoded = nullptr;
   // Called for every skipped sample (server log); may be empty.
   std::function<void(const SkippedSample&)> on_skip;
+  // Stage times and counts of this stream (and the server's); may be null.
+  std::shared_ptr<StreamMetrics> metrics;
 };
 
 inline constexpr int64_t kMinSamplesForSkipBudget = 100;
@@ -108,6 +112,10 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   // lets the pipeline schedule another batch.
   void Release();
 
+  // Batches complete and next in order, not yet taken by Next(): how far
+  // ahead of the client the server is.
+  int ReadyBatches() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Stops scheduling and drops the queued samples. Idempotent.
   void Cancel();
 
@@ -129,7 +137,8 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   absl::Status SizeNativeBatch(Pending* batch);
   void RunSample(Pending* batch, size_t slot);
   absl::Status MakeSample(Pending* batch, size_t slot, int64_t id);
-  absl::Status DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch);
+  absl::Status DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch,
+                              SampleTimings* timings);
   void FinishSample(Pending* batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Assemble(Pending* batch);
   absl::Status ChargeSkips(const BatchResult& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -163,6 +172,8 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   int64_t samples_seen_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t samples_skipped_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<SkippedSample> recent_skips_ ABSL_GUARDED_BY(mu_);
+  // When Next() last handed out a batch (wait-for-client accounting).
+  std::chrono::steady_clock::time_point last_taken_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace imagefeed

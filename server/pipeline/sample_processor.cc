@@ -1,6 +1,7 @@
 #include "server/pipeline/sample_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "common/random.h"
@@ -86,9 +87,13 @@ void TrimSampleScratch(size_t keep_bytes) {
 }
 
 absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
-                             int64_t sample_id, FloatImage* resized) {
+                             int64_t sample_id, FloatImage* resized, SampleTimings* timings) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = timings != nullptr ? Clock::now() : Clock::time_point();
   Image& decoded = ThreadSampleScratch().decoded;
   absl::Status s = DecodeImage(absl::MakeConstSpan(file_bytes), transform.decode, &decoded);
+  const Clock::time_point decoded_at = timings != nullptr ? Clock::now() : Clock::time_point();
+  if (timings != nullptr) timings->ns[static_cast<int>(Stage::kDecode)] = Nanos(start, decoded_at);
   if (!s.ok()) return s;
   if (transform.dtype == OutputDType::kUint8 && decoded.bit_depth == 16) ReduceTo8Bit(&decoded);
   const CropPlan crop =
@@ -98,6 +103,7 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
   const int h = transform.out_height > 0 ? transform.out_height : crop.height;
   ResizeRegionToFloat(decoded, crop.x, crop.y, crop.width, crop.height, w, h, resized);
   if (crop.flip) FlipHorizontal(resized);
+  if (timings != nullptr) timings->ns[static_cast<int>(Stage::kResize)] = Nanos(decoded_at, Clock::now());
   return absl::OkStatus();
 }
 

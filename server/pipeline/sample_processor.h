@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "server/decode/image_decoder.h"
+#include "server/runtime/metrics.h"
 #include "server/transform/augment.h"
 #include "server/transform/normalize.h"
 #include "server/transform/resize.h"
@@ -71,8 +72,10 @@ void TrimSampleScratch(size_t keep_bytes);
 // Decodes `file_bytes`, crops/flips it as `transform.augment` decides for
 // `sample_id`, and resizes it into `resized` (float, 8-bit scale). Errors
 // name what failed, not the file. Thread-safe; per-thread scratch is reused.
+// If `timings` is given, its decode and resize (crop, flip, resize) times are
+// set (no allocation: two clock reads per stage).
 absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
-                             int64_t sample_id, FloatImage* resized);
+                             int64_t sample_id, FloatImage* resized, SampleTimings* timings = nullptr);
 
 // Writes `resized` into one output slot (normalization, channels, layout, dtype).
 void WriteSample(const FloatImage& resized, const SampleTransform& transform, uint8_t* slot);

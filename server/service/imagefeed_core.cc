@@ -2,11 +2,14 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "server/service/batch_header.h"
+#include "server/service/server_status.h"
 
 namespace imagefeed {
 namespace {
@@ -80,15 +83,18 @@ absl::Status ImageFeedCore::ListDatasets(const v1::ListDatasetsRequest&, v1::Lis
 absl::Status ImageFeedCore::Admit() {
   MutexLock lock(&mu_);
   if (active_streams_ >= max_streams_) {
+    ++streams_refused_;
     return absl::ResourceExhaustedError(absl::StrCat("the server is serving its limit of max_streams=", max_streams_,
                                                      " streams; retry later or raise --max_streams"));
   }
+  ++streams_total_;
   if (active_streams_++ == 0) buffers_->SetRetain(true);
   return absl::OkStatus();
 }
 
-void ImageFeedCore::EndStream() {
+void ImageFeedCore::EndStream(uint64_t id) {
   MutexLock lock(&mu_);
+  streams_.erase(id);
   if (--active_streams_ == 0) {
     ++idle_epoch_;
     idle_.SignalAll();
@@ -146,22 +152,122 @@ void ImageFeedCore::LogSkip(const std::string& dataset, const SkippedSample& ski
 }
 
 absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const v1::StreamBatchesRequest& request,
-                                                                          std::function<void()> on_ready) {
+                                                                          std::function<void()> on_ready,
+                                                                          const std::string& peer) {
   ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
   ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
   RETURN_IF_ERROR(Admit());
+  auto record = std::make_shared<StreamRecord>();
+  record->peer = peer;
+  record->dataset = request.dataset();
+  record->request = RequestSummary(request);
+  record->rank = request.rank();
+  record->world_size = std::max<uint32_t>(request.world_size(), 1);
+  record->total = plan.first_position + plan.sequence.size();
+  record->position = plan.first_position;
+  record->started = std::chrono::steady_clock::now();
+  record->metrics = std::make_shared<StreamMetrics>(&metrics_);
+  plan.metrics = record->metrics;
   plan.samples_decoded = &samples_decoded_;
   plan.on_skip = [this, name = request.dataset()](const SkippedSample& s) { LogSkip(name, s); };
   SampleTransform transform = plan.transform;
   auto pipeline = BatchPipeline::Create(std::move(plan), PipelineRuntime{&pool_, buffers_, &scratch_budget_},
                                         std::move(on_ready));
+  record->pipeline = pipeline;
+  uint64_t id;
+  {
+    MutexLock lock(&mu_);
+    id = record->id = next_stream_id_++;
+    streams_[id] = record;
+  }
   std::function<void()> start;
   if (NeedsDatasetStats(request)) {
     start = [this, served, pipeline] { WaitForStats(*served, pipeline); };
   } else {
     start = [pipeline] { pipeline->Begin(nullptr); };
   }
-  return std::make_unique<StreamSession>(pipeline, std::move(transform), std::move(start), [this] { EndStream(); });
+  auto on_batch = [this, record, served, transform](const BatchResult& batch) {
+    OnBatch(record.get(), *served, transform, batch);
+  };
+  return std::make_unique<StreamSession>(pipeline, std::move(transform), std::move(start),
+                                         [this, id] { EndStream(id); }, std::move(on_batch));
+}
+
+void ImageFeedCore::OnBatch(StreamRecord* record, const Served& served, const SampleTransform& transform,
+                            const BatchResult& batch) {
+  record->position.store(batch.position + batch.span, std::memory_order_relaxed);
+  const int64_t n = batch.sample_ids.empty() ? 0 : static_cast<int64_t>(batch.sample_ids.size());
+  if (n == 0 || !batch.data) return;
+  const int64_t keep = std::min<int64_t>(n, kPreviewSamples);
+  const int64_t bytes = static_cast<int64_t>(batch.data->size()) / n * keep;
+  if (bytes > kPreviewMaxBytes) return;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    MutexLock lock(&preview_mu_);
+    if (preview_.has_value() && now - last_preview_ < std::chrono::seconds(1)) return;
+    last_preview_ = now;
+  }
+  // Copied with no lock held: a batch is only read here, and it is this thread's.
+  BatchPreview preview;
+  preview.header = BatchHeader(batch, transform);
+  preview.header.set_shape(0, keep);
+  preview.header.mutable_labels()->Truncate(static_cast<int>(keep));
+  preview.header.mutable_sample_ids()->Truncate(static_cast<int>(keep));
+  preview.data.assign(batch.data->data(), batch.data->data() + bytes);
+  preview.dataset = record->dataset;
+  preview.class_names = served.config.index->classes();
+  MutexLock lock(&preview_mu_);
+  preview_ = std::move(preview);
+}
+
+std::optional<BatchPreview> ImageFeedCore::RecentBatch() const {
+  MutexLock lock(&preview_mu_);
+  return preview_;
+}
+
+absl::Status ImageFeedCore::GetServerStatus(const v1::GetServerStatusRequest&, v1::ServerStatus* response) const {
+  const auto now = std::chrono::steady_clock::now();
+  response->set_version(IMAGEFEED_VERSION);
+  response->set_uptime_seconds(std::chrono::duration<double>(now - started_).count());
+  response->set_threads(pool_.size());
+  response->set_memory_budget(limits_.memory_budget);
+  response->set_batch_memory_in_use(batch_budget_.in_use());
+  response->set_batch_memory_capacity(batch_budget_.capacity());
+  response->set_scratch_memory_in_use(scratch_budget_.in_use());
+  response->set_scratch_memory_capacity(scratch_budget_.capacity());
+  response->set_memory_peak(batch_budget_.peak() + scratch_budget_.peak());
+  response->set_rss_bytes(ReadRssBytes());
+  response->set_max_streams(max_streams_);
+  response->set_queued_tasks(pool_.queued_tasks());
+  response->set_running_tasks(pool_.running_tasks());
+  std::vector<std::shared_ptr<StreamRecord>> records;
+  {
+    MutexLock lock(&mu_);
+    response->set_streams_total(streams_total_);
+    response->set_streams_refused(streams_refused_);
+    for (const auto& [id, r] : streams_) records.push_back(r);
+  }
+  FillStageTotals(metrics_.totals.Read(), response->mutable_totals());
+  for (const auto& r : records) {
+    v1::StreamStatus* out = response->add_streams();
+    out->set_id(r->id);
+    out->set_peer(r->peer);
+    out->set_dataset(r->dataset);
+    out->set_rank(r->rank);
+    out->set_world_size(r->world_size);
+    out->set_request(r->request);
+    out->set_position(r->position.load(std::memory_order_relaxed));
+    out->set_total(r->total);
+    out->set_seconds(std::chrono::duration<double>(now - r->started).count());
+    out->set_samples_per_second(r->metrics->SamplesPerSecond());
+    if (auto p = r->pipeline.lock()) out->set_batches_ready(p->ReadyBatches());
+    FillStageTotals(r->metrics->counters().Read(), out->mutable_stages());
+  }
+  for (const auto& [name, served] : datasets_) *response->add_stats() = served.stats->Snapshot();
+  for (int i = 0; i < kNumStages; ++i) {
+    FillHistogram(StageName(static_cast<Stage>(i)), metrics_.latency[i].Read(), response->add_stage_latency());
+  }
+  return absl::OkStatus();
 }
 
 void ImageFeedCore::WaitForStats(const Served& served, std::shared_ptr<BatchPipeline> pipeline) {

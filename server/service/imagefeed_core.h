@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "server/pipeline/batch_pipeline.h"
 #include "server/runtime/buffer_pool.h"
 #include "server/runtime/memory_budget.h"
+#include "server/runtime/metrics.h"
 #include "server/runtime/scheduler.h"
 #include "server/service/stream_request.h"
 #include "server/service/stream_session.h"
@@ -35,6 +37,19 @@ struct StatsConfig {
   int64_t sample_limit = 0;  // 0 = every image
   uint64_t sample_seed = 0;
 };
+
+// A copy of a batch recently handed to a transport, for a status page's
+// preview: at most kPreviewSamples samples and kPreviewMaxBytes bytes.
+struct BatchPreview {
+  // Shape, dtype, layout, labels, sample ids, epoch, position of the copied
+  // samples (shape[0] is their number); no data.
+  v1::Batch header;
+  std::vector<uint8_t> data;  // tensor bytes of the copied samples
+  std::string dataset;
+  std::vector<std::string> class_names;  // label i is class_names[i]
+};
+inline constexpr int kPreviewSamples = 16;
+inline constexpr int64_t kPreviewMaxBytes = int64_t{16} << 20;
 
 // The transport-independent service: sees only protos and absl::Status.
 // Owns the server's runtime: the fair scheduler, the memory budget (a
@@ -61,8 +76,21 @@ class ImageFeedCore {
   // that needs dataset statistics waits for them (the stream stays pending);
   // if fitting failed, the stream ends with its error. The session counts as
   // admitted until it is destroyed.
+  // `peer` names the client in GetServerStatus ("ipv4:127.0.0.1:5555").
   absl::StatusOr<std::unique_ptr<StreamSession>> StartStream(const v1::StreamBatchesRequest& request,
-                                                             std::function<void()> on_ready);
+                                                             std::function<void()> on_ready,
+                                                             const std::string& peer = "");
+
+  // What the server is doing: version, uptime, memory against the budgets,
+  // RSS, queue depth, admission counters, stage totals and latency
+  // histograms, every active stream, statistics fitting per dataset.
+  absl::Status GetServerStatus(const v1::GetServerStatusRequest& request, v1::ServerStatus* response) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The first samples of a batch recently handed to a transport (copied at
+  // most once a second, batches of at most kPreviewMaxBytes in those
+  // samples); nullopt before the first. Thread-safe.
+  std::optional<BatchPreview> RecentBatch() const ABSL_LOCKS_EXCLUDED(preview_mu_);
 
   const std::shared_ptr<BufferPool>& buffers() const { return buffers_; }
   const ServerLimits& limits() const { return limits_; }
@@ -84,8 +112,22 @@ class ImageFeedCore {
     std::shared_ptr<StatsFitter> stats;
   };
   absl::StatusOr<const Served*> Find(const std::string& name) const;
+  // One admitted stream, as GetServerStatus shows it. Constant after
+  // StartStream except `position` (atomic); its metrics are thread-safe.
+  struct StreamRecord {
+    uint64_t id = 0;
+    std::string peer, dataset, request;
+    uint32_t rank = 0, world_size = 1;
+    uint64_t total = 0;  // length of the rank's sequence
+    std::chrono::steady_clock::time_point started;
+    std::shared_ptr<StreamMetrics> metrics;
+    std::weak_ptr<BatchPipeline> pipeline;
+    std::atomic<uint64_t> position{0};  // delivered up to here
+  };
   absl::Status Admit() ABSL_LOCKS_EXCLUDED(mu_);
-  void EndStream() ABSL_LOCKS_EXCLUDED(mu_);
+  void EndStream(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnBatch(StreamRecord* record, const Served& served, const SampleTransform& transform,
+               const BatchResult& batch) ABSL_LOCKS_EXCLUDED(preview_mu_);
   void LogSkip(const std::string& dataset, const SkippedSample& skipped) ABSL_LOCKS_EXCLUDED(mu_);
   void WaitForStats(const Served& served, std::shared_ptr<BatchPipeline> pipeline);
   void TrimWhenIdle() ABSL_LOCKS_EXCLUDED(mu_);
@@ -97,12 +139,18 @@ class ImageFeedCore {
   MemoryBudget scratch_budget_;
   std::shared_ptr<BufferPool> buffers_;
   std::atomic<int64_t> samples_decoded_{0};
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  ServerMetrics metrics_;  // thread-safe
   Scheduler pool_;  // after the budgets: its workers stop before they go
   std::map<std::string, Served> datasets_;
 
   mutable Mutex mu_;
   CondVar idle_;
   int64_t active_streams_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t streams_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t streams_refused_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, std::shared_ptr<StreamRecord>> streams_ ABSL_GUARDED_BY(mu_);
   int64_t skips_logged_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t skips_total_ ABSL_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point last_skip_log_ ABSL_GUARDED_BY(mu_);
@@ -111,6 +159,11 @@ class ImageFeedCore {
   // the call's end reaches us).
   int64_t idle_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  mutable Mutex preview_mu_;
+  std::chrono::steady_clock::time_point last_preview_ ABSL_GUARDED_BY(preview_mu_);
+  std::optional<BatchPreview> preview_ ABSL_GUARDED_BY(preview_mu_);
+
   std::thread trimmer_;  // last member: started last, joined first
 };
 

@@ -2,6 +2,8 @@
 // plays the transport, reporting events in the orders gRPC may race them in.
 #include "server/service/imagefeed_core.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "common/image_encoders.h"
@@ -177,6 +179,152 @@ TEST_F(ImageFeedCoreTest, BudgetTooSmallForOneBatchIsResourceExhausted) {
   StreamSession::Action a = NextAction(session.get(), &ready);
   ASSERT_EQ(a.kind, Kind::kFinish);
   EXPECT_THAT(a.status, StatusIs(absl::StatusCode::kResourceExhausted, "--memory_budget"));
+  session->Close();
+}
+
+// Plays the transport for the rest of a stream from action `a`: takes every
+// batch, reports the write done; returns the final action.
+StreamSession::Action Drain(StreamSession* session, StreamSession::Action a,
+                            const std::function<StreamSession::Action()>& next) {
+  while (a.kind == Kind::kWrite) {
+    a.batch.reset();
+    a = session->OnWriteDone(true);
+    if (a.kind == Kind::kNone) a = next();
+  }
+  return a;
+}
+
+const v1::StreamStatus* FindStream(const v1::ServerStatus& status, const std::string& peer) {
+  for (const auto& s : status.streams()) {
+    if (s.peer() == peer) return &s;
+  }
+  return nullptr;
+}
+
+TEST_F(ImageFeedCoreTest, ServerStatusShowsARunningStreamAndCountsItsSamples) {
+  auto core = MakeCore();
+  Ready ready;
+  v1::StreamBatchesRequest r = Request(4);
+  r.set_rank(1);
+  r.set_world_size(2);  // 6 of the 12 samples: batches of 4 and 2
+  ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(r, ready.Callback(), "ipv4:10.0.0.7:4242"));
+  session->Start();
+  StreamSession::Action first = NextAction(session.get(), &ready);
+  ASSERT_EQ(first.kind, Kind::kWrite);
+
+  v1::ServerStatus status;
+  ASSERT_OK(core->GetServerStatus({}, &status));
+  EXPECT_EQ(status.version(), IMAGEFEED_VERSION_FOR_TEST);
+  EXPECT_EQ(status.threads(), 2);
+  EXPECT_EQ(status.streams_total(), 1);
+  ASSERT_EQ(status.streams_size(), 1);
+  const v1::StreamStatus* s = FindStream(status, "ipv4:10.0.0.7:4242");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->dataset(), "d");
+  EXPECT_EQ(s->rank(), 1u);
+  EXPECT_EQ(s->world_size(), 2u);
+  EXPECT_EQ(s->position(), 4u) << "the first batch (4 samples) was handed out";
+  EXPECT_EQ(s->total(), 6u);
+  EXPECT_THAT(s->request(), ::testing::HasSubstr("batch 4, 8x6 float32"));
+  EXPECT_EQ(s->stages().batches_sent(), 1);
+  EXPECT_EQ(s->stages().bytes_sent(), 4 * 8 * 6 * 3 * 4);
+  EXPECT_GE(status.batch_memory_in_use(), 4 * 8 * 6 * 3 * 4);
+  EXPECT_GT(status.rss_bytes(), 0);
+  ASSERT_EQ(status.stage_latency_size(), 4);
+  EXPECT_EQ(status.stage_latency(1).name(), "decode");
+  EXPECT_EQ(status.stage_latency(1).counts_size(), status.stage_latency(1).upper_bounds_size() + 1);
+
+  StreamSession::Action end = Drain(session.get(), std::move(first), [&] { return NextAction(session.get(), &ready); });
+  ASSERT_EQ(end.kind, Kind::kFinish);
+  EXPECT_OK(end.status);
+  session->Close();
+  session.reset();
+
+  status.Clear();
+  ASSERT_OK(core->GetServerStatus({}, &status));
+  EXPECT_EQ(status.streams_size(), 0) << "an ended stream leaves the table";
+  EXPECT_EQ(status.totals().samples(), 6);
+  EXPECT_EQ(status.totals().batches_sent(), 2);
+  EXPECT_EQ(status.totals().bytes_sent(), 6 * 8 * 6 * 3 * 4);
+  EXPECT_EQ(status.totals().samples_skipped(), 0);
+  EXPECT_EQ(status.stage_latency(1).count(), 6) << "one decode observation per sample";
+  EXPECT_GT(status.totals().decode_seconds(), 0);
+}
+
+TEST_F(ImageFeedCoreTest, ServerStatusCountsACorruptFileAsCorrupt) {
+  // A PNG signature followed by junk: the header cannot be parsed.
+  WriteTestFile(dir_.path() + "/c/999.png", std::string("\x89PNG\r\n\x1a\n") + std::string(40, 'x'));
+  index_ = *DatasetIndex::Build("d", dir_.path());
+  auto core = MakeCore();
+  Ready ready;
+  ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(13), ready.Callback()));
+  session->Start();
+  StreamSession::Action end =
+      Drain(session.get(), NextAction(session.get(), &ready), [&] { return NextAction(session.get(), &ready); });
+  ASSERT_EQ(end.kind, Kind::kFinish);
+  EXPECT_OK(end.status);
+  session->Close();
+  session.reset();
+  v1::ServerStatus status;
+  ASSERT_OK(core->GetServerStatus({}, &status));
+  EXPECT_EQ(status.totals().samples(), 12);
+  EXPECT_EQ(status.totals().samples_skipped(), 1);
+  EXPECT_EQ(status.totals().skipped_by_reason().at("corrupt"), 1);
+  EXPECT_EQ(status.totals().skipped_by_reason().at("unreadable"), 0);
+}
+
+TEST_F(ImageFeedCoreTest, AdmissionCountersInStatus) {
+  ServerLimits limits;
+  limits.max_streams = 1;
+  auto core = MakeCore(limits);
+  Ready ready;
+  ASSERT_OK_AND_ASSIGN(auto a, core->StartStream(Request(), ready.Callback()));
+  EXPECT_FALSE(core->StartStream(Request(), ready.Callback()).ok());
+  v1::ServerStatus status;
+  ASSERT_OK(core->GetServerStatus({}, &status));
+  EXPECT_EQ(status.max_streams(), 1);
+  EXPECT_EQ(status.streams_total(), 1);
+  EXPECT_EQ(status.streams_refused(), 1);
+  a->Close();
+}
+
+TEST_F(ImageFeedCoreTest, RecentBatchCopiesTheFirstSamplesOfAHandedOutBatch) {
+  for (int k = 12; k < 20; ++k) {  // 20 samples: one batch of 20 is cut to 16 in the preview
+    Image img = MakeGradientImage(8, 6, 3);
+    img.data[0] = static_cast<uint8_t>(k);
+    WriteTestFile(dir_.path() + "/c/" + std::to_string(100 + k) + ".png", *EncodePng(img));
+  }
+  index_ = *DatasetIndex::Build("d", dir_.path());
+  auto core = MakeCore();
+  EXPECT_FALSE(core->RecentBatch().has_value());
+  Ready ready;
+  v1::StreamBatchesRequest r = Request(20);
+  r.set_dtype(v1::DTYPE_UINT8);
+  r.set_layout(v1::LAYOUT_NHWC);  // then a slot holds the PNG's pixels as they are
+  ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(r, ready.Callback()));
+  session->Start();
+  StreamSession::Action a = NextAction(session.get(), &ready);
+  ASSERT_EQ(a.kind, Kind::kWrite);
+  std::optional<BatchPreview> p = core->RecentBatch();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->dataset, "d");
+  EXPECT_EQ(p->class_names, std::vector<std::string>{"c"});
+  EXPECT_THAT(p->header.shape(), ::testing::ElementsAre(16, 6, 8, 3));
+  EXPECT_EQ(p->header.dtype(), v1::DTYPE_UINT8);
+  EXPECT_EQ(p->header.layout(), v1::LAYOUT_NHWC);
+  ASSERT_EQ(p->header.sample_ids_size(), 16);
+  EXPECT_EQ(p->header.labels_size(), 16);
+  EXPECT_TRUE(p->header.data().empty());
+  ASSERT_EQ(p->data.size(), 16u * 6 * 8 * 3);
+  const Image reference = MakeGradientImage(8, 6, 3);
+  for (int i = 0; i < 16; ++i) {
+    const uint8_t* slot = p->data.data() + i * 144;
+    // Sample id i is file 100+i, whose first byte was set to i.
+    EXPECT_EQ(slot[0], p->header.sample_ids(i)) << i;
+    EXPECT_TRUE(std::equal(slot + 1, slot + 144, reference.data.begin() + 1)) << i;
+  }
+  a.batch.reset();
+  session->OnCancel();
   session->Close();
 }
 

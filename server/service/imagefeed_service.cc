@@ -25,7 +25,7 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed StreamBatchesRequest"));
       return;
     }
-    auto session = core->StartStream(request, [this] { Do(session_->OnReady()); });
+    auto session = core->StartStream(request, [this] { Do(session_->OnReady()); }, context->peer());
     if (!session.ok()) {
       Finish(ToGrpcStatus(session.status()));
       return;
@@ -83,6 +83,16 @@ grpc::ServerUnaryReactor* ImageFeedService::GetStats(grpc::CallbackServerContext
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status s = auth_.Check(*context);
   if (s.ok()) s = core_->GetStats(*request, response);
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ImageFeedService::GetServerStatus(grpc::CallbackServerContext* context,
+                                                            const v1::GetServerStatusRequest* request,
+                                                            v1::ServerStatus* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status s = auth_.Check(*context);
+  if (s.ok()) s = core_->GetServerStatus(*request, response);
   reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }

@@ -9,8 +9,9 @@
 
 namespace imagefeed {
 
-using ImageFeedServiceBase = v1::ImageFeed::WithCallbackMethod_ListDatasets<v1::ImageFeed::WithCallbackMethod_GetStats<
-    v1::ImageFeed::WithRawCallbackMethod_StreamBatches<v1::ImageFeed::Service>>>;
+using ImageFeedServiceBase = v1::ImageFeed::WithCallbackMethod_ListDatasets<
+    v1::ImageFeed::WithCallbackMethod_GetStats<v1::ImageFeed::WithCallbackMethod_GetServerStatus<
+        v1::ImageFeed::WithRawCallbackMethod_StreamBatches<v1::ImageFeed::Service>>>>;
 
 // The gRPC adapter over ImageFeedCore (callback API). StreamBatches is a raw
 // method so batches go out as zero-copy ByteBuffers (see batch_wire.h).
@@ -24,6 +25,9 @@ class ImageFeedService final : public ImageFeedServiceBase {
                                          v1::ListDatasetsResponse* response) override;
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context, const v1::GetStatsRequest* request,
                                      v1::DatasetStats* response) override;
+  grpc::ServerUnaryReactor* GetServerStatus(grpc::CallbackServerContext* context,
+                                            const v1::GetServerStatusRequest* request,
+                                            v1::ServerStatus* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamBatches(grpc::CallbackServerContext* context,
                                                             const grpc::ByteBuffer* request) override;
 

@@ -5,11 +5,13 @@
 namespace imagefeed {
 
 StreamSession::StreamSession(std::shared_ptr<BatchPipeline> pipeline, SampleTransform transform,
-                             std::function<void()> start, std::function<void()> on_end)
+                             std::function<void()> start, std::function<void()> on_end,
+                             std::function<void(const BatchResult&)> on_batch)
     : pipeline_(std::move(pipeline)),
       transform_(std::move(transform)),
       start_(std::move(start)),
-      on_end_(std::move(on_end)) {}
+      on_end_(std::move(on_end)),
+      on_batch_(std::move(on_batch)) {}
 
 void StreamSession::Start() {
   std::function<void()> start = std::move(start_);
@@ -31,6 +33,13 @@ StreamSession::Action StreamSession::Finish(absl::Status status) {
 }
 
 StreamSession::Action StreamSession::OnReady() {
+  Action a = Poll();
+  // The batch is this thread's until the transport gets it: no lock needed.
+  if (a.kind == Action::Kind::kWrite && on_batch_) on_batch_(*a.batch);
+  return a;
+}
+
+StreamSession::Action StreamSession::Poll() {
   MutexLock lock(&mu_);
   if (writing_ || finished_) return {};
   std::unique_ptr<BatchResult> batch;

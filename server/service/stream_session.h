@@ -27,9 +27,10 @@ class StreamSession {
   };
 
   // `start` begins the pipeline's work (at Start()); `on_end` runs once when
-  // the session is destroyed (admission bookkeeping).
+  // the session is destroyed (admission bookkeeping); `on_batch`, if set,
+  // sees every batch as it is handed to the transport (no session lock held).
   StreamSession(std::shared_ptr<BatchPipeline> pipeline, SampleTransform transform, std::function<void()> start,
-                std::function<void()> on_end);
+                std::function<void()> on_end, std::function<void(const BatchResult&)> on_batch = {});
   ~StreamSession();
   StreamSession(const StreamSession&) = delete;
   StreamSession& operator=(const StreamSession&) = delete;
@@ -52,12 +53,14 @@ class StreamSession {
 
  private:
   Action Finish(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Action Poll() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   std::shared_ptr<BatchPipeline> pipeline_;  // constant until destruction
   const SampleTransform transform_;
   std::function<void()> start_;
   const std::function<void()> on_end_;
+  const std::function<void(const BatchResult&)> on_batch_;
 
   Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

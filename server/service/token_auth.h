@@ -36,6 +36,10 @@ class TokenAuth {
   // refuses the call.
   absl::Status Check(const grpc::CallbackServerContext& context) const;
 
+  // The same check on the value of an HTTP Authorization header ("" if the
+  // request has none): the HTTP endpoint's token rule.
+  absl::Status CheckAuthorization(absl::string_view value) const;
+
   // The comparison step of Check, on its own for tests: OK only if both
   // digests are SHA-256-sized and equal (in constant time); UNAUTHENTICATED
   // otherwise, including when either is empty or of another length.

@@ -34,5 +34,16 @@ TEST(TokenAuthTest, FromTokenIsEnabled) {
   EXPECT_TRUE(TokenAuth::FromToken("s3cret").enabled());
 }
 
+TEST(TokenAuthTest, CheckAuthorizationAcceptsOnlyTheBearerToken) {
+  const TokenAuth auth = TokenAuth::FromToken("s3cret");
+  EXPECT_OK(auth.CheckAuthorization("Bearer s3cret"));
+  EXPECT_THAT(auth.CheckAuthorization("Bearer s3cre"), StatusIs(absl::StatusCode::kUnauthenticated, "invalid token"));
+  EXPECT_THAT(auth.CheckAuthorization(""), StatusIs(absl::StatusCode::kUnauthenticated, "missing"));
+  EXPECT_THAT(auth.CheckAuthorization("Basic s3cret"), StatusIs(absl::StatusCode::kUnauthenticated, "Bearer"));
+  EXPECT_THAT(auth.CheckAuthorization("Bearer "), StatusIs(absl::StatusCode::kUnauthenticated, "empty"));
+  // Without a token every request passes.
+  EXPECT_OK(TokenAuth().CheckAuthorization(""));
+}
+
 }  // namespace
 }  // namespace imagefeed

@@ -1,5 +1,5 @@
-#ifndef IMAGEFEED_CLIENT_CLI_CONTACT_SHEET_H_
-#define IMAGEFEED_CLIENT_CLI_CONTACT_SHEET_H_
+#ifndef IMAGEFEED_COMMON_CONTACT_SHEET_H_
+#define IMAGEFEED_COMMON_CONTACT_SHEET_H_
 
 #include <cstdint>
 #include <string>
@@ -72,4 +72,4 @@ absl::StatusOr<Image> MakeContactSheet(const v1::Batch& batch, const std::vector
 
 }  // namespace imagefeed
 
-#endif  // IMAGEFEED_CLIENT_CLI_CONTACT_SHEET_H_
+#endif  // IMAGEFEED_COMMON_CONTACT_SHEET_H_

@@ -1,5 +1,5 @@
-#ifndef IMAGEFEED_CLIENT_CLI_BITMAP_FONT_H_
-#define IMAGEFEED_CLIENT_CLI_BITMAP_FONT_H_
+#ifndef IMAGEFEED_COMMON_BITMAP_FONT_H_
+#define IMAGEFEED_COMMON_BITMAP_FONT_H_
 
 #include <array>
 #include <cstdint>
@@ -37,4 +37,4 @@ void DrawText(Image* image, int x, int y, absl::string_view text, int scale, con
 
 }  // namespace imagefeed
 
-#endif  // IMAGEFEED_CLIENT_CLI_BITMAP_FONT_H_
+#endif  // IMAGEFEED_COMMON_BITMAP_FONT_H_

@@ -1,4 +1,4 @@
-#include "client/cli/bitmap_font.h"
+#include "common/bitmap_font.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,5 +1,5 @@
-#ifndef IMAGEFEED_CLIENT_CLI_BATCH_TENSOR_H_
-#define IMAGEFEED_CLIENT_CLI_BATCH_TENSOR_H_
+#ifndef IMAGEFEED_COMMON_BATCH_TENSOR_H_
+#define IMAGEFEED_COMMON_BATCH_TENSOR_H_
 
 #include <cstdint>
 #include <cstring>
@@ -40,4 +40,4 @@ absl::StatusOr<BatchTensor> ViewBatch(const v1::Batch& batch);
 
 }  // namespace imagefeed
 
-#endif  // IMAGEFEED_CLIENT_CLI_BATCH_TENSOR_H_
+#endif  // IMAGEFEED_COMMON_BATCH_TENSOR_H_

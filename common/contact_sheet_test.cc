@@ -1,4 +1,4 @@
-#include "client/cli/contact_sheet.h"
+#include "common/contact_sheet.h"
 
 #include <cmath>
 

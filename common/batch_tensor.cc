@@ -1,4 +1,4 @@
-#include "client/cli/batch_tensor.h"
+#include "common/batch_tensor.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

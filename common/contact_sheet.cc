@@ -1,11 +1,11 @@
-#include "client/cli/contact_sheet.h"
+#include "common/contact_sheet.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "client/cli/batch_tensor.h"
-#include "client/cli/bitmap_font.h"
+#include "common/batch_tensor.h"
+#include "common/bitmap_font.h"
 
 namespace imagefeed {
 namespace {
