@@ -20,6 +20,7 @@ void StreamSession::Start() {
 }
 
 StreamSession::~StreamSession() {
+  Close();  // no on_ready may reach the transport after this
   pipeline_.reset();  // its batches go back to the pool before the stream counts as ended
   if (on_end_) on_end_();
 }

@@ -46,7 +46,7 @@ class StreamSession {
   // The client cancelled the call (or it broke).
   Action OnCancel() ABSL_LOCKS_EXCLUDED(mu_);
   // The transport is done with the call: stop the pipeline and wait for a
-  // running on_ready to return. Call once, before the transport dies.
+  // running on_ready to return. Idempotent; the destructor calls it too.
   void Close();
 
   const SampleTransform& transform() const { return transform_; }
