@@ -43,8 +43,7 @@ bool IsTiff(absl::Span<const uint8_t> bytes) {
 
 absl::Status UnsupportedTiff() {
   return absl::InvalidArgumentError(
-      "unsupported format: TIFF (this server decodes JPEG, PNG, WebP, BMP and PGM/PPM; convert the file, "
-      "or let the stream's on_error policy skip it)");
+      "unsupported format: TIFF (decoded: JPEG, PNG, WebP, BMP, PGM/PPM; convert the file)");
 }
 
 }  // namespace
