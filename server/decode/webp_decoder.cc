@@ -2,6 +2,8 @@
 
 #include <webp/decode.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/decode/decode_limits.h"
@@ -9,27 +11,40 @@
 namespace imagefeed {
 namespace {
 
-// libwebp's working memory, from its sources (1.2.4, src/dec/):
+// libwebp's working memory, from its sources (1.2.4 with Debian's
+// CVE-2023-4863 fix, src/dec/), measured by webp_memory_test:
 // - lossy (VP8): per macroblock column, the intra modes, top samples,
 //   filter info and up to three rows of coefficients (VP8MBData, ~800 B
-//   each), plus a YUV cache of (16 * 3 + 8) * 1.5 rows: well below
+//   each), plus a YUV cache of (16 * 3 + 8) * 1.5 rows: below
 //   kLossyBytesPerColumn per pixel column;
 // - lossless (VP8L): the whole image as 32-bit ARGB plus 2 x 16 cache rows
-//   (AllocateInternalBuffers32b), plus Huffman tables;
+//   (AllocateInternalBuffers32b), and the Huffman tables: per prefix-code
+//   group kTableSize[color_cache_bits] <= 5002 four-byte entries
+//   (ReadHuffmanCodes), plus its HTreeGroup;
 // - alpha (in a lossy file): an 8-bit alpha plane and, when it is VP8L
-//   compressed, its 8-bit pixels (AllocateInternalBuffers8b).
-// kLibwebpFixedBytes covers structs, the transforms' sub-sampled images and
-// the Huffman tables of up to ~200 prefix-code groups at their largest
-// (about 20 KB each). A VP8L file's group count is not in any header
-// (groups <= min(65536, w*h/16)), so a crafted file with more groups can
-// exceed this estimate; libwebp still allocates no more than that.
+//   compressed, its 8-bit pixels and Huffman tables.
+// The number of groups is in no header: it is the largest value of the
+// entropy image, one per block of at least 4x4 pixels, so at most
+// min(65536, ceil(w/4) * ceil(h/4)). libwebp's encoder (what writes
+// real-world WebP) keeps the entropy image at <= 2600 blocks
+// (MAX_HUFF_IMAGE_SIZE), hence <= 2600 groups: that is what the estimate
+// assumes. A crafted file with more groups can make libwebp allocate more
+// than the estimate (up to ~1.3 GB); the README lists this.
 constexpr size_t kLossyBytesPerColumn = 512;
-constexpr size_t kLibwebpFixedBytes = size_t{4} << 20;
+constexpr size_t kHuffmanBytesPerGroup = 21 << 10;  // 5002 * 4 B of tables + the group struct
+constexpr size_t kMaxEncoderGroups = 2600;
+constexpr size_t kLibwebpFixedBytes = size_t{1} << 20;  // structs, transform sub-images, output rows
+
+size_t HuffmanBytes(size_t w, size_t h) {
+  const size_t blocks = ((w + 3) / 4) * ((h + 3) / 4);
+  return std::min(blocks, kMaxEncoderGroups) * kHuffmanBytesPerGroup;
+}
 
 size_t DecoderScratchBytes(const WebPBitstreamFeatures& f) {
   const size_t w = static_cast<size_t>(f.width), h = static_cast<size_t>(f.height);
-  const size_t lossy = kLossyBytesPerColumn * (w + 16) + (f.has_alpha ? 2 * w * h + 128 * w : 0);
-  const size_t lossless = 4 * w * h + 128 * w;
+  const size_t alpha = 2 * w * h + 128 * w + HuffmanBytes(w, h);
+  const size_t lossy = kLossyBytesPerColumn * (w + 16) + (f.has_alpha ? alpha : 0);
+  const size_t lossless = 4 * w * h + 128 * w + HuffmanBytes(w, h);
   // format: 1 lossy, 2 lossless, 0 mixed/undefined (VP8X without a bitstream yet).
   const size_t library = f.format == 1 ? lossy : f.format == 2 ? lossless : lossy + lossless;
   return library + kLibwebpFixedBytes;
