@@ -105,12 +105,7 @@ void ExpectPattern(const Image& image, int w, int h) {
   }
 }
 
-absl::StatusOr<Image> Decode(const std::string& file, DecodeOptions options = {}) {
-  Image image;
-  absl::Status s = DecodeBmp(AsBytes(file), options, &image);
-  if (!s.ok()) return s;
-  return image;
-}
+absl::StatusOr<Image> Decode(const std::string& file) { return decode_test::DecodeToImage(DecodeBmp, file); }
 
 TEST(BmpDecoderTest, Decodes24BitBottomUpAndTopDown) {
   for (bool top_down : {false, true}) {

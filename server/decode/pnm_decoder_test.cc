@@ -18,12 +18,7 @@ constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
 // Fixtures are Netpbm text headers plus raw bytes written here; expected
 // samples are the bytes written (or hand-computed scalings of them).
-absl::StatusOr<Image> Decode(const std::string& file, DecodeOptions options = {}) {
-  Image image;
-  absl::Status s = DecodePnm(AsBytes(file), options, &image);
-  if (!s.ok()) return s;
-  return image;
-}
+absl::StatusOr<Image> Decode(const std::string& file) { return decode_test::DecodeToImage(DecodePnm, file); }
 
 std::vector<uint8_t> Samples(const Image& image) { return {image.data.begin(), image.data.end()}; }
 

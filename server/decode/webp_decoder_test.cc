@@ -57,12 +57,7 @@ std::vector<uint8_t> DropAlpha(const std::vector<uint8_t>& rgba) {
   return rgb;
 }
 
-absl::StatusOr<Image> Decode(const std::string& file, DecodeOptions options = {}) {
-  Image image;
-  absl::Status s = DecodeWebp(AsBytes(file), options, &image);
-  if (!s.ok()) return s;
-  return image;
-}
+absl::StatusOr<Image> Decode(const std::string& file) { return decode_test::DecodeToImage(DecodeWebp, file); }
 
 TEST(WebpDecoderTest, LosslessIsExactAndAlphaIsDropped) {
   for (int channels : {3, 4}) {
