@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Test tools on top of the build dependencies: clang + libFuzzer runtime, the Python test
 # stack (PyTorch adapter tests, manifest checks), openssl for TLS certificates made at test time.
-export EXTRA_PACKAGES="clang libclang-rt-14-dev python3-torch python3-pytest python3-yaml python3-venv python3-pip python3-setuptools openssl prometheus chromium"
+export EXTRA_PACKAGES="clang libclang-rt-14-dev python3-torch python3-torchvision python3-pil python3-pytest python3-yaml python3-venv python3-pip python3-setuptools openssl prometheus chromium"
 ./scripts/build.sh
 
 echo "== phase 1: release build, all tests"

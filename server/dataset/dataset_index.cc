@@ -28,10 +28,17 @@ absl::Status ErrnoStatus(int err, absl::string_view what, const std::string& pat
   return absl::UnavailableError(msg);
 }
 
+// torchvision.datasets.folder.IMG_EXTENSIONS, matched as torchvision does
+// (`name.lower().endswith(...)`), so that sample ids agree with
+// ImageFolder's even for files this server cannot decode (TIFF): those fail
+// per sample under the stream's on_error policy instead of shifting ids.
 bool IsImageFileName(absl::string_view name) {
-  std::string lower = absl::AsciiStrToLower(name);
-  return absl::EndsWith(lower, ".jpg") || absl::EndsWith(lower, ".jpeg") ||
-         absl::EndsWith(lower, ".png");
+  static constexpr absl::string_view kImageExtensions[] = {
+      ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"};
+  for (absl::string_view ext : kImageExtensions) {
+    if (absl::EndsWithIgnoreCase(name, ext)) return true;
+  }
+  return false;
 }
 
 int64_t MtimeNs(const struct stat& st) {

@@ -36,9 +36,12 @@ struct IgnoredEntries {
 // folders sorted by name (byte order), label = position in that order;
 // within a class, files of nested folders too, sorted by (folder path, file
 // name) as torchvision's `sorted(os.walk(...))`. Sample id i is the i-th file.
-// Files with extension .jpg/.jpeg/.png (any case) count; hidden entries
+// Files count if their name ends, in any case, with one of torchvision's
+// IMG_EXTENSIONS: .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp (whether
+// they decode is the decoder's business: a file that does not is a
+// per-sample error, never a shift of the following ids). Hidden entries
 // (leading '.') are skipped; symlinks (to files or folders) are not followed
-// and not indexed.
+// and not indexed. Both differ from torchvision, which indexes them (README).
 class DatasetIndex {
  public:
   // Scans `root`. Returns NOT_FOUND if `root` does not exist,

@@ -113,6 +113,24 @@ TEST(DatasetIndexTest, RecordsSizeAndMtime) {
   EXPECT_EQ(index->samples()[1].mtime_ns, int64_t{1700000000987654321});
 }
 
+// torchvision's IMG_EXTENSIONS, any case; near misses are not images.
+// Contents are not images either: indexing never looks inside a file.
+TEST(DatasetIndexTest, IndexesExactlyTorchvisionImageExtensions) {
+  ScopedTempDir dir;
+  const std::string root = dir.path() + "/data";
+  for (const char* name : {"a.jpg", "b.JPEG", "c.png", "d.Ppm", "e.bmp", "f.PGM", "g.tif", "h.TiFf",
+                           "i.webp", "j.WEBP", "k.gif", "l.jfif", "m.pbm", "n.pnm", "o.tif.txt",
+                           "p.webp~", "q.svg", "r.heic", "s.jp2", "tiff", "u.ti"}) {
+    WriteTestFile(root + "/c/" + name, "x");
+  }
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<const DatasetIndex> index, DatasetIndex::Build("d", root));
+  EXPECT_THAT(PathsAndLabels(*index),
+              ElementsAre(Pair("c/a.jpg", 0), Pair("c/b.JPEG", 0), Pair("c/c.png", 0), Pair("c/d.Ppm", 0),
+                          Pair("c/e.bmp", 0), Pair("c/f.PGM", 0), Pair("c/g.tif", 0), Pair("c/h.TiFf", 0),
+                          Pair("c/i.webp", 0), Pair("c/j.WEBP", 0)));
+  EXPECT_EQ(index->ignored().not_images, 11);
+}
+
 TEST(DatasetIndexTest, NormalizesRoot) {
   ScopedTempDir dir;
   WriteTestFile(dir.path() + "/data/a/x.jpg", "x");

@@ -14,14 +14,25 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/image.h"
+#include "server/decode/image_decoder.h"
 
 namespace imagefeed {
 namespace decode_test {
 
 inline absl::Span<const uint8_t> AsBytes(const std::string& s) {
   return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+// Runs `decode` (DecodeImage, DecodeBmp, ...) on `bytes` into a fresh Image.
+template <typename DecodeFn>
+absl::StatusOr<Image> DecodeToImage(DecodeFn decode, const std::string& bytes, const DecodeOptions& options = {}) {
+  Image image;
+  absl::Status status = decode(AsBytes(bytes), options, &image);
+  if (!status.ok()) return status;
+  return image;
 }
 
 inline void PutBigEndian16(std::string* s, size_t pos, uint32_t v) {

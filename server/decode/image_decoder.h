@@ -15,7 +15,12 @@
 
 namespace imagefeed {
 
-enum class ImageFormat { kJpeg, kPng };
+// kTiff is recognized only to be refused by name ("unsupported format:
+// TIFF"): torchvision indexes .tif files, so they must fail per sample.
+enum class ImageFormat { kJpeg, kPng, kWebp, kBmp, kPnm, kTiff };
+
+// "JPEG", "PNG", "WebP", "BMP", "PNM", "TIFF".
+const char* ImageFormatName(ImageFormat format);
 
 // What the header says about an image and its decoding, read without
 // decoding a pixel: enough to bound the memory a decode will need.
@@ -46,20 +51,25 @@ struct DecodeOptions {
   bool apply_exif_orientation = true;
 };
 
-// Returns the format from the magic bytes, or INVALID_ARGUMENT ("not a JPEG
-// or PNG file") for anything else.
+// Returns the format from the magic bytes (JPEG FF D8 FF, PNG's signature,
+// RIFF....WEBP, "BM", "P1".."P7" + whitespace, TIFF's II*\0 / MM\0* and
+// BigTIFF's), or INVALID_ARGUMENT ("not a JPEG or PNG file, nor WebP, BMP or
+// PGM/PPM (N bytes starting with ..)") for anything else.
 absl::StatusOr<ImageFormat> SniffFormat(absl::Span<const uint8_t> bytes);
 
 // Reads the header (dimensions, channels, bit depth, orientation, scratch
 // needed) without decoding. INVALID_ARGUMENT for corrupt headers,
-// zero dimensions, or more than `options.max_pixels` pixels.
+// zero dimensions, more than `options.max_pixels` pixels, or a format this
+// server does not decode ("unsupported format: TIFF").
 absl::StatusOr<ImageHeader> PeekImageHeader(absl::Span<const uint8_t> bytes,
                                             const DecodeOptions& options);
 
-// Decodes a JPEG or PNG into `out` as gray (1 channel) or RGB (3 channels),
-// 8-bit, or 16-bit for 16-bit PNGs; alpha is dropped, palettes expanded,
-// low bit depths scaled to 8. Pixels equal the reference decoders' bit for
-// bit (libjpeg-turbo's accurate DCT and fancy upsampling). Every libjpeg
+// Decodes a JPEG, PNG, WebP, BMP or PGM/PPM into `out` as gray (1 channel)
+// or RGB (3 channels), 8-bit, or 16-bit for 16-bit PNGs and PGM/PPMs with
+// maxval > 255; alpha is dropped, palettes expanded, low bit depths scaled
+// to 8. Channels and depth always equal PeekImageHeader's. Pixels equal
+// the reference decoders' bit for bit (libjpeg-turbo's accurate DCT and
+// fancy upsampling; libwebp). TIFF is INVALID_ARGUMENT. Every libjpeg
 // warning (e.g. truncated data) and libpng error is an INVALID_ARGUMENT
 // error; `out`'s contents are then unspecified. Thread-safe (no shared state).
 absl::Status DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options, Image* out);

@@ -57,11 +57,42 @@ TEST(SniffFormatTest, RecognizesMagicBytesOnly) {
   EXPECT_EQ(jpeg, ImageFormat::kJpeg);
   ASSERT_OK_AND_ASSIGN(ImageFormat png, SniffFormat(AsBytes(Png(MakeGradientImage(8, 8, 3)))));
   EXPECT_EQ(png, ImageFormat::kPng);
-  EXPECT_THAT(SniffFormat(AsBytes("")), StatusIs(kInvalid, "not a JPEG or PNG file (empty input)"));
+  EXPECT_THAT(SniffFormat(AsBytes("")), StatusIs(kInvalid, "not a JPEG or PNG file, nor WebP, BMP or PGM/PPM (empty input)"));
   EXPECT_THAT(SniffFormat(AsBytes("GIF89a....")),
-              StatusIs(kInvalid, "not a JPEG or PNG file (10 bytes starting with 47 49 46 38)"));
+              StatusIs(kInvalid, "not a JPEG or PNG file, nor WebP, BMP or PGM/PPM (10 bytes starting with 47 49 46 38)"));
   EXPECT_THAT(SniffFormat(AsBytes("\xFF\xD8")), StatusIs(kInvalid, kNotAnImage));
   EXPECT_THAT(SniffFormat(AsBytes("\x89PNG\r\n\x1a")), StatusIs(kInvalid, kNotAnImage));
+}
+
+// Magic bytes decide, never the extension; TIFF is recognized only to be
+// refused by name, so that a .tif file fails as a sample (ids never shift).
+TEST(SniffFormatTest, RecognizesTheOtherTorchvisionFormats) {
+  const std::string riff_webp("RIFF\x10\x00\x00\x00WEBPVP8L", 16);
+  EXPECT_EQ(SniffFormat(AsBytes(riff_webp)).value_or(ImageFormat::kJpeg), ImageFormat::kWebp);
+  EXPECT_THAT(SniffFormat(AsBytes("RIFF\x10\x00\x00\x00WAVEfmt ")), StatusIs(kInvalid, kNotAnImage));
+  EXPECT_EQ(SniffFormat(AsBytes("BM")).value_or(ImageFormat::kJpeg), ImageFormat::kBmp);
+  EXPECT_EQ(SniffFormat(AsBytes("P6\n")).value_or(ImageFormat::kJpeg), ImageFormat::kPnm);
+  EXPECT_EQ(SniffFormat(AsBytes("P2 ")).value_or(ImageFormat::kJpeg), ImageFormat::kPnm);
+  EXPECT_THAT(SniffFormat(AsBytes("P6x")), StatusIs(kInvalid, kNotAnImage));
+  EXPECT_THAT(SniffFormat(AsBytes("P8 ")), StatusIs(kInvalid, kNotAnImage));
+  for (const std::string& tiff : {std::string("II*\0", 4), std::string("MM\0*", 4), std::string("II+\0", 4)}) {
+    EXPECT_EQ(SniffFormat(AsBytes(tiff)).value_or(ImageFormat::kJpeg), ImageFormat::kTiff);
+    EXPECT_THAT(PeekImageHeader(AsBytes(tiff), {}).status(), StatusIs(kInvalid, "unsupported format: TIFF"));
+    Image image;
+    EXPECT_THAT(DecodeImage(AsBytes(tiff), {}, &image), StatusIs(kInvalid, "unsupported format: TIFF"));
+  }
+  EXPECT_STREQ(ImageFormatName(ImageFormat::kWebp), "WebP");
+  EXPECT_STREQ(ImageFormatName(ImageFormat::kTiff), "TIFF");
+}
+
+TEST(DecodeImageTest, DispatchesBmpAndPnmByContent) {
+  // A 1x1 PGM saved as ".jpg" is still a PGM.
+  ASSERT_OK_AND_ASSIGN(ImageHeader pgm, PeekImageHeader(AsBytes("P5 1 1 255\n\x7f"), {}));
+  EXPECT_EQ(pgm.format, ImageFormat::kPnm);
+  EXPECT_EQ(pgm.channels, 1);
+  ASSERT_OK_AND_ASSIGN(Image image, Decode("P5 1 1 255\n\x7f"));
+  EXPECT_EQ(image.data[0], 0x7f);
+  EXPECT_THAT(Decode("BM").status(), StatusIs(kInvalid, "not a BMP file"));
 }
 
 TEST(PeekImageHeaderTest, ReadsBothFormatsAndChecksTheCap) {

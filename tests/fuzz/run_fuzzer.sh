@@ -10,7 +10,8 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/corpus"
 for seed in "$@"; do
   if [[ -d "$seed" ]]; then
-    find "$seed" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.bin' \) -exec cp {} "$work/corpus/" \;
+    find "$seed" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.bin' -o -name '*.webp' -o -name '*.bmp' \
+    -o -name '*.ppm' -o -name '*.pgm' \) -exec cp {} "$work/corpus/" \;
   elif [[ -f "$seed" ]]; then
     cp "$seed" "$work/corpus/"
   fi
