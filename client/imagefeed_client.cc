@@ -70,6 +70,20 @@ absl::StatusOr<v1::DatasetStats> ImageFeedClient::GetStats(const std::string& da
   return response;
 }
 
+absl::StatusOr<v1::ServerStatus> ImageFeedClient::GetServerStatus() {
+  grpc::ClientContext context;
+  Prepare(&context, /*unary=*/true);
+  v1::ServerStatus response;
+  grpc::Status s = stub_->GetServerStatus(&context, v1::GetServerStatusRequest(), &response);
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    return absl::UnimplementedError(absl::StrCat("the server at ", target_,
+                                                 " does not implement GetServerStatus (an older imagefeed-server?)",
+                                                 s.error_message().empty() ? "" : ": ", s.error_message()));
+  }
+  if (!s.ok()) return FromGrpcStatus(s, target_);
+  return response;
+}
+
 std::unique_ptr<BatchReader> ImageFeedClient::StreamBatches(const v1::StreamBatchesRequest& request) {
   auto context = std::make_unique<grpc::ClientContext>();
   Prepare(context.get(), /*unary=*/false);

@@ -63,6 +63,10 @@ class ImageFeedClient {
   // from a server that predates GetStats.
   absl::StatusOr<v1::DatasetStats> GetStats(const std::string& dataset);
 
+  // What the server is doing now: streams, stage totals, memory, queue
+  // depth, statistics fitting. UNIMPLEMENTED from a server that predates it.
+  absl::StatusOr<v1::ServerStatus> GetServerStatus();
+
   // Asks gRPC's standard health service (grpc.health.v1.Health/Check) about
   // `service` ("" = the whole server). True if it answers SERVING; false for
   // any other status it reports; an error if the call fails.

@@ -17,9 +17,10 @@ SERVER = os.path.join(BIN, "imagefeed-server")
 CLI = os.path.join(BIN, "imagefeed")
 BATCH_KEYS = ["epoch", "position", "shape", "dtype", "labels", "sample_ids", "mean", "std", "min", "max", "skipped"]
 EPOCH_KEYS = ["samples", "batches", "unique", "duplicates", "seconds", "samples_per_second", "skipped"]
-BENCH_KEYS = ["samples", "batches", "seconds", "samples_per_second", "mb_per_second", "time_to_first_batch_seconds"]
+BENCH_KEYS = ["samples", "batches", "seconds", "samples_per_second", "mb_per_second", "time_to_first_batch_seconds",
+              "stages"]
 STATS_KEYS = ["count", "mean", "std", "min", "max"]
-COMMANDS = ["info", "fetch", "epoch", "dump", "bench", "stats", "health"]
+COMMANDS = ["info", "fetch", "epoch", "dump", "bench", "stats", "status", "health"]
 STREAMING_COMMANDS = ["fetch", "epoch", "dump", "bench"]
 NORMALIZE_VALUES = "none, rescale, standardize, minmax, l2, per_image_standardize, per_image_minmax"
 
@@ -102,7 +103,9 @@ def read_png(path):
     return width, height, rows
 
 
-class ServerProcessTest(unittest.TestCase):
+class ServerFixture(unittest.TestCase):
+    """Starts one server (demo dataset, --threads=2) for the class; self.addr is its address."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
@@ -121,6 +124,8 @@ class ServerProcessTest(unittest.TestCase):
         cls.tmp.cleanup()
         assert rc == 0, f"server exit code {rc} after SIGTERM"
 
+
+class ServerProcessTest(ServerFixture):
     def fetch_json(self, *args):
         r = cli("fetch", f"--server={self.addr}", "--dataset=demo", "--json", *args)
         self.assertEqual(r.returncode, 0, r.stderr)

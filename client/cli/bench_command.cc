@@ -6,6 +6,7 @@
 #include "client/cli/cli_common.h"
 #include "client/cli/commands.h"
 #include "client/cli/progress_bar.h"
+#include "client/cli/status_format.h"
 #include "client/cli/stream_flags.h"
 #include "client/cli/stream_runner.h"
 #include "common/json_writer.h"
@@ -13,7 +14,7 @@
 namespace imagefeed {
 namespace {
 
-std::string BenchJson(const StreamTotals& t) {
+std::string BenchJson(const StreamTotals& t, const std::optional<v1::StageTotals>& stages) {
   JsonWriter j;
   j.BeginObject();
   j.Key("samples");
@@ -28,6 +29,12 @@ std::string BenchJson(const StreamTotals& t) {
   j.Double(t.mb_per_second());
   j.Key("time_to_first_batch_seconds");
   j.Double(t.time_to_first_batch_seconds);
+  j.Key("stages");  // null from a server without GetServerStatus
+  if (stages.has_value()) {
+    WriteStagesJson(*stages, &j);
+  } else {
+    j.Null();
+  }
   j.EndObject();
   return j.str();
 }
@@ -41,12 +48,14 @@ int RunBench(const Args& args) {
   StreamFlags stream;
   FlagSet flags("imagefeed bench",
                 "Streams batches without looking at them and reports throughput (samples/s, MB/s of tensor data) "
-                "and the time to the first batch, both measured from the request.");
+                "and the time to the first batch, both measured from the request; then the server's time per "
+                "stage during the run (totals of all its streams: run it alone for a clean breakdown).");
   conn.Register(&flags);
   flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
   flags.AddBool("json", &json,
                 "print one JSON object: samples, batches, seconds, samples_per_second, mb_per_second, "
-                "time_to_first_batch_seconds");
+                "time_to_first_batch_seconds, stages (the server's stage totals during the run, see "
+                "'imagefeed status')");
   stream.Register(&flags);
   v1::StreamBatchesRequest request;
   std::unique_ptr<ImageFeedClient> connected;
@@ -55,15 +64,23 @@ int RunBench(const Args& args) {
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, request, batches) : std::nullopt);
   auto ignore = [](const v1::Batch&) { return absl::OkStatus(); };
+  // The stage breakdown is the difference of the server's totals around the run.
+  absl::StatusOr<v1::ServerStatus> before = client.GetServerStatus();
   absl::StatusOr<StreamTotals> t = RunStream(client, request, batches, ignore, &progress);
   if (!t.ok()) return Fail(t.status());
+  std::optional<v1::StageTotals> stages;
+  if (before.ok()) {
+    absl::StatusOr<v1::ServerStatus> after = client.GetServerStatus();
+    if (after.ok()) stages = StageDifference(before->totals(), after->totals());
+  }
   if (json) {
-    std::cout << BenchJson(*t) << "\n";
+    std::cout << BenchJson(*t, stages) << "\n";
   } else {
     std::cout << absl::StrFormat(
         "%s: %d samples in %d batches, %.3f s: %.1f samples/s, %.1f MB/s, first batch after %.3f s\n",
         request.dataset(), t->samples, t->batches, t->seconds, t->samples_per_second(), t->mb_per_second(),
         t->time_to_first_batch_seconds);
+    if (stages.has_value()) std::cout << StageBreakdown(*stages);
   }
   return 0;
 }

@@ -22,6 +22,7 @@ int RunDump(const Args& args);
 int RunBench(const Args& args);
 int RunStats(const Args& args);
 int RunHealth(const Args& args);
+int RunStatus(const Args& args);
 
 // A command as `imagefeed --help` lists it.
 struct Command {

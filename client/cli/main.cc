@@ -16,6 +16,7 @@ const std::vector<Command>& Commands() {
       {"dump", "write one batch as a labelled contact sheet PNG", RunDump},
       {"bench", "measure throughput (samples/s, MB/s) and time to first batch", RunBench},
       {"stats", "print the dataset's fitted per-channel statistics", RunStats},
+      {"status", "show what the server is doing: streams, stage times, memory (--watch: like top)", RunStatus},
       {"health", "exit 0 if the server's gRPC health service answers SERVING", RunHealth},
   };
   return *commands;
