@@ -173,6 +173,7 @@ absl::StatusOr<std::shared_ptr<const DatasetIndex>> DatasetIndex::Build(const st
     status = index->BuildFolder(std::string(path));  // names the dataset itself
   }
   if (!status.ok()) return status;
+  index->samples_.shrink_to_fit();  // up to half the vector is growth slack; the index lives for the server's life
   return std::shared_ptr<const DatasetIndex>(std::move(index));
 }
 

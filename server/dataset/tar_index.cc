@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/fingerprint.h"
 #include "common/status_macros.h"
 #include "server/dataset/label_util.h"
 
@@ -361,18 +361,11 @@ void WriteCache(const std::string& dir, const std::string& file, const std::stri
 }  // namespace
 
 std::string TarIndexFingerprint(const std::vector<TarShardFile>& shards, const std::string& label_field) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  auto add = [&ctx](const std::string& s) { EVP_DigestUpdate(ctx.get(), s.data(), s.size() + 1); };  // with the NUL
-  add(kTarIndexVersion);
-  add(label_field);
-  for (const TarShardFile& s : shards) add(absl::StrCat(s.path, "\t", s.size, "\t", s.mtime_ns));
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
-  return hex;
+  Fingerprint f;
+  f.Add(kTarIndexVersion);
+  f.Add(label_field);
+  for (const TarShardFile& s : shards) f.Add(absl::StrCat(s.path, "\t", s.size, "\t", s.mtime_ns));
+  return f.Hex();
 }
 
 absl::Status IndexTarShards(const std::vector<TarShardFile>& shards, const DatasetOptions& options,
