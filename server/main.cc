@@ -314,10 +314,12 @@ std::string ProbeListen(const std::string& listen) {
 // what was left out (a dataset of .webp files, a folder of symlinks).
 void PrintDatasetSummary(const DatasetIndex& index) {
   const IgnoredEntries& ig = index.ignored();
-  std::string format = DatasetFormatName(index.format());
-  if (!index.shards().empty()) absl::StrAppend(&format, ", ", index.shards().size(), " shards");
-  std::string line = absl::StrCat("imagefeed-server: dataset '", index.name(), "' (", format, "): ", index.num_samples(),
-                                  " samples in ", index.classes().size(), " classes from ", index.root(),
+  // Folder lines keep their old shape (scripts parse them); the other layouts say what they read.
+  std::string source = index.root();
+  if (index.format() == DatasetFormat::kTar) source = absl::StrCat(index.shards().size(), " tar shards ", source);
+  if (index.format() == DatasetFormat::kList) source = absl::StrCat("file list ", source);
+  std::string line = absl::StrCat("imagefeed-server: dataset '", index.name(), "': ", index.num_samples(),
+                                  " samples in ", index.classes().size(), " classes from ", source,
                                   "; ignored: ", ig.hidden, " hidden, ", ig.not_images, " not images, ",
                                   ig.symlinks, " symlinks");
   if (ig.outside_classes > 0) absl::StrAppend(&line, ", ", ig.outside_classes, " files outside class folders");
