@@ -10,12 +10,15 @@
 
 namespace imagefeed {
 
+// The largest file (or tar member) the server reads into memory.
+constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
+
 // Reads the whole regular file `path` into `out` (reusing its capacity).
 // Returns NOT_FOUND if it does not exist, FAILED_PRECONDITION if it is not a
 // regular file or is larger than `max_bytes`, and the errno text otherwise.
 // Never follows a symlink in the last path component.
 absl::Status ReadFileToBuffer(const std::string& path, std::vector<uint8_t>* out,
-                              uint64_t max_bytes = uint64_t{1} << 30);
+                              uint64_t max_bytes = kMaxFileBytes);
 
 // Reads `relative` below the directory `dir_fd` into `out`, resolving no
 // symlink at all and never leaving that directory (openat2 with
@@ -23,7 +26,7 @@ absl::Status ReadFileToBuffer(const std::string& path, std::vector<uint8_t>* out
 // component is opened with O_NOFOLLOW in turn). Errors as ReadFileToBuffer,
 // naming `relative`.
 absl::Status ReadFileBeneath(int dir_fd, const std::string& relative, std::vector<uint8_t>* out,
-                             uint64_t max_bytes = uint64_t{1} << 30);
+                             uint64_t max_bytes = kMaxFileBytes);
 
 // Writes `data` to `path` atomically (temporary file + rename).
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view data);

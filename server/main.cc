@@ -46,6 +46,8 @@ namespace {
 struct ServerFlags {
   std::string listen = "127.0.0.1:50051";
   std::vector<std::string> datasets;
+  std::vector<std::string> label_fields;  // NAME=FIELD
+  bool allow_absolute_list_paths = false;
   int64_t threads = 0;
   std::string cache_dir = DefaultCacheDir();
   int64_t max_batch_bytes = int64_t{256} << 20;
@@ -211,6 +213,14 @@ absl::StatusOr<std::map<std::string, ColorMode>> ParseColorModes(const std::vect
 absl::StatusOr<std::vector<DatasetConfig>> LoadDatasets(const ServerFlags& flags) {
   auto modes = ParseColorModes(flags.color_modes);
   if (!modes.ok()) return modes.status();
+  std::map<std::string, std::string> label_fields;
+  for (const std::string& spec : flags.label_fields) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("--label_field: '", spec, "' is not NAME=FIELD"));
+    }
+    label_fields[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
   std::vector<DatasetConfig> out;
   std::set<std::string> names;
   for (const std::string& spec : flags.datasets) {
@@ -222,7 +232,11 @@ absl::StatusOr<std::vector<DatasetConfig>> LoadDatasets(const ServerFlags& flags
     if (!names.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat("--dataset: name '", name, "' is given twice"));
     }
-    auto index = DatasetIndex::Build(name, spec.substr(eq + 1));
+    DatasetOptions options;
+    options.cache_dir = flags.cache_dir;
+    options.allow_absolute_list_paths = flags.allow_absolute_list_paths;
+    if (auto it = label_fields.find(name); it != label_fields.end()) options.label_field = it->second;
+    auto index = DatasetIndex::Build(name, spec.substr(eq + 1), options);
     if (!index.ok()) return index.status();
     out.push_back({*std::move(index), ColorMode::kRgb});
   }
@@ -232,6 +246,11 @@ absl::StatusOr<std::vector<DatasetConfig>> LoadDatasets(const ServerFlags& flags
     auto index = DatasetIndex::Build("demo", *root);
     if (!index.ok()) return index.status();
     out.push_back({*std::move(index), ColorMode::kRgb});
+  }
+  for (const auto& entry : label_fields) {
+    if (!names.count(entry.first)) {
+      return absl::InvalidArgumentError(absl::StrCat("--label_field: no dataset named '", entry.first, "'"));
+    }
   }
   for (const auto& entry : *modes) {
     const std::string& name = entry.first;  // a named variable: C++17 lambdas cannot capture bindings
@@ -298,8 +317,12 @@ std::string ProbeListen(const std::string& listen) {
 // what was left out (a dataset of .webp files, a folder of symlinks).
 void PrintDatasetSummary(const DatasetIndex& index) {
   const IgnoredEntries& ig = index.ignored();
+  // Folder lines keep their old shape (scripts parse them); the other layouts say what they read.
+  std::string source = index.root();
+  if (index.format() == DatasetFormat::kTar) source = absl::StrCat(index.shards().size(), " tar shards ", source);
+  if (index.format() == DatasetFormat::kList) source = absl::StrCat("file list ", source);
   std::string line = absl::StrCat("imagefeed-server: dataset '", index.name(), "': ", index.num_samples(),
-                                  " samples in ", index.classes().size(), " classes from ", index.root(),
+                                  " samples in ", index.classes().size(), " classes from ", source,
                                   "; ignored: ", ig.hidden, " hidden, ", ig.not_images, " not images, ",
                                   ig.symlinks, " symlinks");
   if (ig.outside_classes > 0) absl::StrAppend(&line, ", ", ig.outside_classes, " files outside class folders");
@@ -338,7 +361,13 @@ int Run(int argc, char** argv) {
   ServerFlags f;
   FlagSet flags("imagefeed-server", "Serves image datasets as gRPC streams of decoded, normalized batches.");
   flags.AddString("listen", &f.listen, "HOST:PORT to listen on; port 0 picks a free port");
-  flags.AddRepeated("dataset", &f.datasets, "NAME=PATH of an ImageFolder dataset; none = the built-in 'demo'");
+  flags.AddRepeated("dataset", &f.datasets,
+                    "NAME=PATH: an ImageFolder directory, WebDataset tar shards ([tar:]DIR, FILE.tar or "
+                    "train-{000..009}.tar) or list:FILE (CSV/TSV/JSONL of path,label); none = the built-in 'demo'");
+  flags.AddRepeated("label_field", &f.label_fields,
+                    "NAME=FIELD: the KEY.json field holding a tar dataset's label (default label, or cls)");
+  flags.AddBool("allow_absolute_list_paths", &f.allow_absolute_list_paths,
+                "let list:FILE datasets name absolute paths (default: only paths below the list's folder)");
   flags.AddInt("threads", &f.threads, "decode/transform worker threads; 0 = all cores", 0, 1024);
   flags.AddString("cache_dir", &f.cache_dir, "directory for the demo dataset and caches");
   flags.AddInt("max_batch_bytes", &f.max_batch_bytes, "largest batch tensor in bytes", 1, int64_t{2000} << 20);

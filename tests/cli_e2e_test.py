@@ -137,7 +137,8 @@ class ServerProcessTest(ServerFixture):
         info = json.loads(r.stdout)
         self.assertEqual(list(info), ["datasets"])
         (demo,) = info["datasets"]
-        self.assertEqual(sorted(demo), ["class_counts", "classes", "name", "num_samples"])
+        self.assertEqual(sorted(demo), ["class_counts", "classes", "format", "name", "num_samples"])
+        self.assertEqual(demo["format"], "folder")
         self.assertEqual(demo["name"], "demo")
         self.assertEqual(demo["num_samples"], 300)
         self.assertEqual(demo["classes"], sorted(demo["classes"]))

@@ -19,6 +19,8 @@ void PrintJson(const v1::ListDatasetsResponse& response) {
     j.String(d.name());
     j.Key("num_samples");
     j.Int(d.num_samples());
+    j.Key("format");
+    j.String(d.format());
     j.StringArray("classes", {d.classes().begin(), d.classes().end()});
     j.IntArray("class_counts", {d.class_counts().begin(), d.class_counts().end()});
     j.EndObject();
@@ -47,7 +49,8 @@ int RunInfo(const Args& args) {
     return 0;
   }
   for (const auto& d : response->datasets()) {
-    std::cout << d.name() << ": " << d.num_samples() << " samples, " << d.classes_size() << " classes\n";
+    std::cout << d.name() << ": " << d.num_samples() << " samples, " << d.classes_size() << " classes, format "
+              << (d.format().empty() ? "unknown" : d.format()) << "\n";
     for (int i = 0; i < d.classes_size(); ++i) {
       std::cout << "  " << i << " " << d.classes(i) << " (" << d.class_counts(i) << ")\n";
     }

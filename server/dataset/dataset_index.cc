@@ -13,9 +13,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "server/dataset/file_list.h"
+#include "server/dataset/tar_index.h"
 
 namespace imagefeed {
 namespace {
@@ -148,54 +151,146 @@ std::string NormalizeRoot(const std::string& path) {
 
 }  // namespace
 
+const char* DatasetFormatName(DatasetFormat format) {
+  switch (format) {
+    case DatasetFormat::kTar:
+      return "tar";
+    case DatasetFormat::kList:
+      return "list";
+    case DatasetFormat::kFolder:
+      break;
+  }
+  return "folder";
+}
+
 absl::StatusOr<std::shared_ptr<const DatasetIndex>> DatasetIndex::Build(const std::string& name,
-                                                                        const std::string& root) {
+                                                                        const std::string& spec,
+                                                                        const DatasetOptions& options) {
   std::shared_ptr<DatasetIndex> index(new DatasetIndex());
   index->name_ = name;
-  index->root_ = NormalizeRoot(root);
   const std::string context = absl::StrCat("dataset '", name, "'");
+  absl::string_view path = spec;
+  absl::Status status;
+  if (absl::ConsumePrefix(&path, "list:")) {
+    status = WithContext(index->BuildList(std::string(path), options), context);
+  } else if (absl::ConsumePrefix(&path, "tar:") || LooksLikeTarShards(spec)) {
+    status = WithContext(index->BuildTar(std::string(path), options), context);
+  } else {
+    absl::ConsumePrefix(&path, "folder:");
+    status = index->BuildFolder(std::string(path));  // names the dataset itself
+  }
+  if (!status.ok()) return status;
+  index->samples_.shrink_to_fit();  // up to half the vector is growth slack; the index lives for the server's life
+  return std::shared_ptr<const DatasetIndex>(std::move(index));
+}
+
+absl::Status DatasetIndex::BuildFolder(const std::string& root) {
+  root_ = NormalizeRoot(root);
+  const std::string context = absl::StrCat("dataset '", name_, "'");
   // The root itself may be a symlink (e.g. /data -> /mnt/disk/data): stat, not lstat.
   struct stat st;
-  if (stat(index->root_.c_str(), &st) != 0) {
-    return WithContext(ErrnoStatus(errno, "cannot access root", index->root_), context);
-  }
+  if (stat(root_.c_str(), &st) != 0) return WithContext(ErrnoStatus(errno, "cannot access root", root_), context);
   if (!S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        context, " at '", index->root_, "' is not a directory; expected ROOT/<class>/<image>"));
+        context, " at '", root_, "' is not a directory; expected ROOT/<class>/<image>, a .tar shard or list:FILE"));
   }
   std::vector<Entry> entries;
-  RETURN_IF_ERROR(WithContext(ListDir(index->root_, &entries, &index->ignored_), context));
+  RETURN_IF_ERROR(WithContext(ListDir(root_, &entries, &ignored_), context));
   for (const Entry& e : entries) {
     if (!S_ISDIR(e.st.st_mode)) {  // files directly under root belong to no class
-      ++index->ignored_.outside_classes;
+      ++ignored_.outside_classes;
       continue;
     }
-    int64_t label = static_cast<int64_t>(index->classes_.size());
-    size_t before = index->samples_.size();
-    RETURN_IF_ERROR(WithContext(ScanClass(index->root_, e.name, label, &index->samples_, &index->ignored_), context));
-    index->classes_.push_back(e.name);
-    index->class_counts_.push_back(static_cast<int64_t>(index->samples_.size() - before));
+    int64_t label = static_cast<int64_t>(classes_.size());
+    size_t before = samples_.size();
+    RETURN_IF_ERROR(WithContext(ScanClass(root_, e.name, label, &samples_, &ignored_), context));
+    classes_.push_back(e.name);
+    class_counts_.push_back(static_cast<int64_t>(samples_.size() - before));
   }
-  index->root_fd_ = open(index->root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (index->root_fd_ < 0) return WithContext(ErrnoStatus(errno, "cannot open root", index->root_), context);
-  if (index->samples_.empty()) {
+  root_fd_ = open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0) return WithContext(ErrnoStatus(errno, "cannot open root", root_), context);
+  if (samples_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        context, " at '", index->root_, "' has no images: expected ROOT/<class>/<file> with ",
-        "extension .jpg, .jpeg or .png (found ", index->classes_.size(), " class folders)"));
+        context, " at '", root_, "' has no images: expected ROOT/<class>/<file> with ",
+        "extension .jpg, .jpeg or .png (found ", classes_.size(), " class folders)"));
   }
-  return std::shared_ptr<const DatasetIndex>(std::move(index));
+  return absl::OkStatus();
+}
+
+absl::Status DatasetIndex::BuildTar(const std::string& spec, const DatasetOptions& options) {
+  format_ = DatasetFormat::kTar;
+  root_ = NormalizeRoot(spec);
+  ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandTarShards(root_));
+  std::vector<TarShardFile> files;
+  for (const std::string& p : paths) {
+    // Shards named by the operator are trusted input: opened once, kept open.
+    int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "cannot open tar shard", p);
+    shard_fds_.push_back(fd);
+    shards_.push_back(p);
+    struct stat st;
+    if (fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat tar shard", p);
+    files.push_back(TarShardFile{fd, p, static_cast<int64_t>(st.st_size), MtimeNs(st)});
+  }
+  RETURN_IF_ERROR(IndexTarShards(files, options, &samples_, &ignored_));
+  if (samples_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "tar shards '", root_, "' hold no samples: expected members KEY.jpg|jpeg|png|webp with KEY.cls or KEY.json"));
+  }
+  CountClasses(/*integer_labels=*/true);
+  return absl::OkStatus();
+}
+
+absl::Status DatasetIndex::BuildList(const std::string& list_file, const DatasetOptions& options) {
+  format_ = DatasetFormat::kList;
+  root_ = NormalizeRoot(list_file);
+  base_dir_ = std::filesystem::path(root_).parent_path().string();
+  root_fd_ = open(base_dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0) return ErrnoStatus(errno, "cannot open the list's folder", base_dir_);
+  FileListContents contents;
+  RETURN_IF_ERROR(ReadFileList(root_, root_fd_, options.allow_absolute_list_paths, &contents));
+  samples_ = std::move(contents.samples);
+  classes_ = std::move(contents.classes);
+  CountClasses(/*integer_labels=*/classes_.empty());
+  return absl::OkStatus();
+}
+
+void DatasetIndex::CountClasses(bool integer_labels) {
+  int64_t max_label = -1;
+  for (const SampleEntry& s : samples_) max_label = std::max(max_label, s.label);
+  if (integer_labels) {
+    classes_.clear();
+    for (int64_t i = 0; i <= max_label; ++i) classes_.push_back(absl::StrCat(i));
+  }
+  class_counts_.assign(classes_.size(), 0);
+  for (const SampleEntry& s : samples_) ++class_counts_[static_cast<size_t>(s.label)];
 }
 
 DatasetIndex::~DatasetIndex() {
   if (root_fd_ >= 0) close(root_fd_);
+  for (int fd : shard_fds_) close(fd);
 }
 
 absl::Status DatasetIndex::ReadSample(int64_t id, std::vector<uint8_t>* out) const {
-  return ReadFileBeneath(root_fd_, samples_[static_cast<size_t>(id)].relative_path, out);
+  const SampleEntry& s = samples_[static_cast<size_t>(id)];
+  if (format_ == DatasetFormat::kTar) return ReadTarMember(shard_fds_[static_cast<size_t>(s.shard)], s, out);
+  // Absolute list paths were allowed by the operator; the last component is still not followed.
+  if (s.relative_path[0] == '/') return ReadFileToBuffer(s.relative_path, out);
+  return ReadFileBeneath(root_fd_, s.relative_path, out);
 }
 
 std::string DatasetIndex::SamplePath(int64_t id) const {
-  return absl::StrCat(root_, "/", samples_[static_cast<size_t>(id)].relative_path);
+  const SampleEntry& s = samples_[static_cast<size_t>(id)];
+  switch (format_) {
+    case DatasetFormat::kTar:
+      return absl::StrCat(std::filesystem::path(shards_[static_cast<size_t>(s.shard)]).parent_path().string(), "/",
+                          s.relative_path);
+    case DatasetFormat::kList:
+      return s.relative_path[0] == '/' ? s.relative_path : absl::StrCat(base_dir_, "/", s.relative_path);
+    case DatasetFormat::kFolder:
+      break;
+  }
+  return absl::StrCat(root_, "/", s.relative_path);
 }
 
 }  // namespace imagefeed

@@ -73,6 +73,7 @@ absl::Status ImageFeedCore::ListDatasets(const v1::ListDatasetsRequest&, v1::Lis
     v1::DatasetInfo* info = response->add_datasets();
     info->set_name(name);
     info->set_num_samples(d->num_samples());
+    info->set_format(DatasetFormatName(d->format()));
     for (const std::string& c : d->classes()) info->add_classes(c);
     for (int64_t n : d->class_counts()) info->add_class_counts(n);
     info->set_color_mode(served.config.color_mode == ColorMode::kGrayscale ? "grayscale" : "rgb");

@@ -1,7 +1,6 @@
 #include "server/stats/stats_fitter.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <memory>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
+#include "common/fingerprint.h"
 #include "common/status_macros.h"
 #include "server/decode/image_decoder.h"
 #include "server/pipeline/sample_order.h"
@@ -36,21 +36,14 @@ std::string SafeFileName(const std::string& name) {
 }  // namespace
 
 std::string StatsFingerprint(const DatasetIndex& dataset, const FitOptions& options) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  auto add = [&ctx](const std::string& s) { EVP_DigestUpdate(ctx.get(), s.data(), s.size() + 1); };  // with the NUL
-  add(kFitVersion);
-  add(ColorModeName(options.color_mode));
-  add(absl::StrCat(options.sample_limit, ":", options.sample_seed, ":", options.max_pixels));
+  Fingerprint f;
+  f.Add(kFitVersion);
+  f.Add(ColorModeName(options.color_mode));
+  f.Add(absl::StrCat(options.sample_limit, ":", options.sample_seed, ":", options.max_pixels));
   for (const SampleEntry& s : dataset.samples()) {
-    add(absl::StrCat(s.relative_path, "\t", s.size_bytes, "\t", s.mtime_ns));
+    f.Add(absl::StrCat(s.relative_path, "\t", s.size_bytes, "\t", s.mtime_ns));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
-  return hex;
+  return f.Hex();
 }
 
 StatsFitter::StatsFitter(std::shared_ptr<const DatasetIndex> dataset, FitOptions options, Scheduler* scheduler,
