@@ -82,8 +82,10 @@ class Server:
                         f"or set IMAGEFEED_SERVER_BIN")
         # stderr goes to a file: a pipe nobody reads could fill up and stall the server.
         self.stderr = tempfile.TemporaryFile()
+        # A short drain: a test that stopped reading may leave a stream open, and the
+        # default 30 s drain would then outlast stop()'s wait.
         self.proc = subprocess.Popen([SERVER_BIN, "--listen=127.0.0.1:0", f"--cache_dir={cache_dir}",
-                                      "--threads=2"] + list(args),
+                                      "--threads=2", "--drain_seconds=2"] + list(args),
                                      stdout=subprocess.PIPE, stderr=self.stderr)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline().decode().strip() if ready else ""
