@@ -39,11 +39,17 @@ function(imagefeed_test name)
   if("unit" IN_LIST ARG_LABELS)
     set_property(GLOBAL APPEND PROPERTY IMAGEFEED_UNIT_TESTS ${name})
   endif()
+  if("concurrency" IN_LIST ARG_LABELS)
+    set_property(GLOBAL APPEND PROPERTY IMAGEFEED_CONCURRENCY_TESTS ${name})
+  endif()
 endfunction()
 
 # Target `unit_tests` builds every unit-test binary and nothing else (the
-# sanitizer phase of scripts/test.sh). Call once, after all subdirectories.
+# ASan phase of scripts/test.sh); `concurrency_tests` those labelled
+# concurrency (the TSan phase). Call once, after all subdirectories.
 function(imagefeed_unit_tests_target)
   get_property(tests GLOBAL PROPERTY IMAGEFEED_UNIT_TESTS)
   add_custom_target(unit_tests DEPENDS ${tests})
+  get_property(concurrent GLOBAL PROPERTY IMAGEFEED_CONCURRENCY_TESTS)
+  add_custom_target(concurrency_tests DEPENDS ${concurrent})
 endfunction()

@@ -29,7 +29,6 @@ cmake --build build-fuzz -j"${JOBS:-2}" --target fuzzers
 
 echo "== phase 4: clang -Wthread-safety -Werror build of server/ and client/, ThreadSanitizer on the concurrency tests"
 CC=clang CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIMAGEFEED_TSAN=ON >/dev/null
-cmake --build build-tsan -j"${JOBS:-2}" --target imagefeed-server imagefeed server_e2e_test \
-  scheduler_test memory_budget_test batch_pipeline_test imagefeed_core_test
+cmake --build build-tsan -j"${JOBS:-2}" --target imagefeed-server imagefeed server_e2e_test concurrency_tests
 (cd build-tsan && TSAN_OPTIONS="suppressions=$PWD/../tests/tsan.supp halt_on_error=1" \
   ctest --output-on-failure -L concurrency)
