@@ -4,11 +4,14 @@
 // Test-only helpers: Status matchers (Abseil 20220623 has no
 // status_matchers.h), fixture images and temporary directories.
 
+#include <chrono>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/image.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -67,6 +70,38 @@ Image MakeGradientImage(int width, int height, int channels, int bit_depth = 8);
 // Returns the directory of the shared conformance corpora ($IMAGEFEED_SHARED_DIR
 // or ../shared next to the source tree), or "" if it is absent.
 std::string SharedDir();
+
+// Counts the calls of the callback it hands out (e.g. a pipeline's
+// on_ready), so a test can wait for the next one instead of sleeping.
+class CallbackCounter {
+ public:
+  std::function<void()> Callback() {
+    return [this] {
+      MutexLock lock(&mu_);
+      ++count_;
+      changed_.SignalAll();
+    };
+  }
+  // Waits until the count exceeds `seen` (or 30 s pass); returns the count,
+  // which is `seen` after a timeout.
+  int WaitBeyond(int seen) {
+    MutexLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (count_ <= seen && std::chrono::steady_clock::now() < deadline) {
+      changed_.WaitFor(&mu_, std::chrono::milliseconds(500));
+    }
+    return count_;
+  }
+  int count() {
+    MutexLock lock(&mu_);
+    return count_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar changed_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 }  // namespace imagefeed
 

@@ -10,36 +10,6 @@
 namespace imagefeed {
 namespace {
 
-// Wakes a waiting test thread whenever the pipeline calls on_ready.
-class Waker {
- public:
-  std::function<void()> Callback() {
-    return [this] {
-      MutexLock lock(&mu_);
-      ++count_;
-      changed_.SignalAll();
-    };
-  }
-  // Waits until the count differs from `seen` (or 30 s pass); returns the new count.
-  int WaitChange(int seen) {
-    MutexLock lock(&mu_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (count_ == seen && std::chrono::steady_clock::now() < deadline) {
-      changed_.WaitFor(&mu_, std::chrono::milliseconds(500));
-    }
-    return count_;
-  }
-  int count() {
-    MutexLock lock(&mu_);
-    return count_;
-  }
-
- private:
-  Mutex mu_;
-  CondVar changed_;
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
 // A scheduler and memory budgets as the server makes them, sized for tests.
 struct TestRuntime {
   explicit TestRuntime(int threads, int64_t batch_bytes = 64 << 20, int64_t scratch_bytes = 64 << 20)
@@ -103,7 +73,7 @@ struct Drained {
 // Streams `plan` to the end (or `stop_after` batches). With `keep` false each
 // batch is freed once its ids are recorded, as the transport does.
 Drained Drain(BatchPlan plan, TestRuntime* pool, size_t stop_after = SIZE_MAX, bool keep = true) {
-  Waker waker;
+  CallbackCounter waker;
   auto p = Start(std::move(plan), pool, waker.Callback());
   Drained out;
   int seen = 0;
@@ -112,7 +82,7 @@ Drained Drain(BatchPlan plan, TestRuntime* pool, size_t stop_after = SIZE_MAX, b
     auto poll = p->Next(&batch, &out.status);
     if (poll == BatchPipeline::Poll::kDone) break;
     if (poll == BatchPipeline::Poll::kPending) {
-      int now = waker.WaitChange(seen);
+      int now = waker.WaitBeyond(seen);
       if (now == seen) {
         out.status = absl::DeadlineExceededError("pipeline made no progress in 30 s");
         break;
@@ -229,7 +199,7 @@ TEST(BatchPipelineTest, BoundsBatchesInFlightWithoutRelease) {
   ScopedTempDir dir;
   auto ds = MakeDataset(dir.path(), 20);
   TestRuntime pool(2);
-  Waker waker;
+  CallbackCounter waker;
   BatchPlan plan = MakePlan(ds, 2);
   plan.max_batches_in_flight = 3;
   const int64_t batch_bytes = 2 * 6 * 8 * 3 * 4;
@@ -244,7 +214,7 @@ TEST(BatchPipelineTest, BoundsBatchesInFlightWithoutRelease) {
     if (poll == BatchPipeline::Poll::kBatch) {
       got.push_back(std::move(b));
     } else {
-      int now = waker.WaitChange(seen);
+      int now = waker.WaitBeyond(seen);
       ASSERT_NE(now, seen);
       seen = now;
     }
@@ -257,7 +227,7 @@ TEST(BatchPipelineTest, BoundsBatchesInFlightWithoutRelease) {
   p->Release();
   seen = waker.count();
   while (p->Next(&b, &status) == BatchPipeline::Poll::kPending) {
-    int now = waker.WaitChange(seen);
+    int now = waker.WaitBeyond(seen);
     ASSERT_NE(now, seen);
     seen = now;
   }

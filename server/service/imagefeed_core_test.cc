@@ -15,36 +15,6 @@ namespace {
 
 using Kind = StreamSession::Action::Kind;
 
-// Counts on_ready calls; lets the test wait for the next one.
-class Ready {
- public:
-  std::function<void()> Callback() {
-    return [this] {
-      MutexLock lock(&mu_);
-      ++count_;
-      changed_.SignalAll();
-    };
-  }
-  bool WaitBeyond(int seen) {
-    MutexLock lock(&mu_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (count_ <= seen) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      changed_.WaitFor(&mu_, std::chrono::milliseconds(200));
-    }
-    return true;
-  }
-  int count() {
-    MutexLock lock(&mu_);
-    return count_;
-  }
-
- private:
-  Mutex mu_;
-  CondVar changed_;
-  int count_ = 0;
-};
-
 class ImageFeedCoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -68,12 +38,12 @@ class ImageFeedCoreTest : public ::testing::Test {
     return r;
   }
   // Polls `session` until it decides something (or 30 s pass).
-  StreamSession::Action NextAction(StreamSession* session, Ready* ready) {
+  StreamSession::Action NextAction(StreamSession* session, CallbackCounter* ready) {
     for (;;) {
       const int seen = ready->count();
       StreamSession::Action a = session->OnReady();
       if (a.kind != Kind::kNone) return a;
-      if (!ready->WaitBeyond(seen)) return a;
+      if (ready->WaitBeyond(seen) == seen) return a;
     }
   }
 
@@ -83,7 +53,7 @@ class ImageFeedCoreTest : public ::testing::Test {
 
 TEST_F(ImageFeedCoreTest, SessionWritesOneBatchAtATimeThenFinishesOnce) {
   auto core = MakeCore();
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(), ready.Callback()));
   session->Start();
   int batches = 0;
@@ -104,7 +74,7 @@ TEST_F(ImageFeedCoreTest, SessionWritesOneBatchAtATimeThenFinishesOnce) {
 
 TEST_F(ImageFeedCoreTest, CancelDuringAWriteFinishesOnlyAfterTheWriteCompletes) {
   auto core = MakeCore();
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(), ready.Callback()));
   session->Start();
   StreamSession::Action write = NextAction(session.get(), &ready);
@@ -119,7 +89,7 @@ TEST_F(ImageFeedCoreTest, CancelDuringAWriteFinishesOnlyAfterTheWriteCompletes) 
 
 TEST_F(ImageFeedCoreTest, CancelWhileIdleFinishesAtOnceAndNothingIsWrittenAfter) {
   auto core = MakeCore();
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(), ready.Callback()));
   StreamSession::Action cancel = session->OnCancel();  // before the first batch
   EXPECT_EQ(cancel.kind, Kind::kFinish);
@@ -133,7 +103,7 @@ TEST_F(ImageFeedCoreTest, AdmissionRefusesPastMaxStreamsNamingTheLimit) {
   ServerLimits limits;
   limits.max_streams = 2;
   auto core = MakeCore(limits);
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto a, core->StartStream(Request(), ready.Callback()));
   ASSERT_OK_AND_ASSIGN(auto b, core->StartStream(Request(), ready.Callback()));
   EXPECT_EQ(core->active_streams(), 2);
@@ -152,7 +122,7 @@ TEST_F(ImageFeedCoreTest, AdmissionRefusesPastMaxStreamsNamingTheLimit) {
 
 TEST_F(ImageFeedCoreTest, IdleServerHoldsNoBatchMemory) {
   auto core = MakeCore();
-  Ready ready;
+  CallbackCounter ready;
   {
     ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(2), ready.Callback()));
     session->Start();
@@ -173,7 +143,7 @@ TEST_F(ImageFeedCoreTest, BudgetTooSmallForOneBatchIsResourceExhausted) {
   ServerLimits limits;
   limits.memory_budget = 4000;  // 3000 for batches; a batch of 4 x 576 B fits, 8 does not
   auto core = MakeCore(limits);
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(8), ready.Callback()));
   session->Start();
   StreamSession::Action a = NextAction(session.get(), &ready);
@@ -203,7 +173,7 @@ const v1::StreamStatus* FindStream(const v1::ServerStatus& status, const std::st
 
 TEST_F(ImageFeedCoreTest, ServerStatusShowsARunningStreamAndCountsItsSamples) {
   auto core = MakeCore();
-  Ready ready;
+  CallbackCounter ready;
   v1::StreamBatchesRequest r = Request(4);
   r.set_rank(1);
   r.set_world_size(2);  // 6 of the 12 samples: batches of 4 and 2
@@ -256,7 +226,7 @@ TEST_F(ImageFeedCoreTest, ServerStatusCountsACorruptFileAsCorrupt) {
   WriteTestFile(dir_.path() + "/c/999.png", std::string("\x89PNG\r\n\x1a\n") + std::string(40, 'x'));
   index_ = *DatasetIndex::Build("d", dir_.path());
   auto core = MakeCore();
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto session, core->StartStream(Request(13), ready.Callback()));
   session->Start();
   StreamSession::Action end =
@@ -277,7 +247,7 @@ TEST_F(ImageFeedCoreTest, AdmissionCountersInStatus) {
   ServerLimits limits;
   limits.max_streams = 1;
   auto core = MakeCore(limits);
-  Ready ready;
+  CallbackCounter ready;
   ASSERT_OK_AND_ASSIGN(auto a, core->StartStream(Request(), ready.Callback()));
   EXPECT_FALSE(core->StartStream(Request(), ready.Callback()).ok());
   v1::ServerStatus status;
@@ -297,7 +267,7 @@ TEST_F(ImageFeedCoreTest, RecentBatchCopiesTheFirstSamplesOfAHandedOutBatch) {
   index_ = *DatasetIndex::Build("d", dir_.path());
   auto core = MakeCore();
   EXPECT_FALSE(core->RecentBatch().has_value());
-  Ready ready;
+  CallbackCounter ready;
   v1::StreamBatchesRequest r = Request(20);
   r.set_dtype(v1::DTYPE_UINT8);
   r.set_layout(v1::LAYOUT_NHWC);  // then a slot holds the PNG's pixels as they are
