@@ -30,6 +30,12 @@ if [[ "${SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
+# ccache hits across checkouts (CI builds a fresh clone in a new folder each
+# run): paths below the checkout are hashed relative to it, and debug builds
+# do not hash the working directory.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}"
