@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/fingerprint.h"
 #include "common/status_macros.h"
 #include "server/dataset/file_list.h"
 #include "server/dataset/tar_index.h"
@@ -181,6 +182,14 @@ absl::StatusOr<std::shared_ptr<const DatasetIndex>> DatasetIndex::Build(const st
   }
   if (!status.ok()) return status;
   index->samples_.shrink_to_fit();  // up to half the vector is growth slack; the index lives for the server's life
+  Fingerprint fingerprint;
+  fingerprint.Add("imagefeed dataset content v1");
+  for (const std::string& c : index->classes_) fingerprint.Add(c);
+  for (const SampleEntry& e : index->samples_) {
+    fingerprint.Add(e.relative_path);
+    fingerprint.Add(absl::StrCat(e.label, ":", e.size_bytes));
+  }
+  index->content_fingerprint_ = fingerprint.Hex();
   return std::shared_ptr<const DatasetIndex>(std::move(index));
 }
 

@@ -101,6 +101,10 @@ class DatasetIndex {
   const std::vector<SampleEntry>& samples() const { return samples_; }
   const IgnoredEntries& ignored() const { return ignored_; }
   int64_t num_samples() const { return static_cast<int64_t>(samples_.size()); }
+  // SHA-256 (hex) over the classes and every sample's path, label and size
+  // in id order: what the samples are, not where or when they were copied
+  // (no root, no mtimes), so two machines' copies of a dataset agree.
+  const std::string& content_fingerprint() const { return content_fingerprint_; }
   // The sample's file: root() + "/" + relative_path for folders, the listed
   // file for lists, "SHARD_PATH:MEMBER" for tar. `id` must be in range.
   std::string SamplePath(int64_t id) const;
@@ -134,6 +138,7 @@ class DatasetIndex {
   std::vector<int64_t> class_counts_;
   std::vector<SampleEntry> samples_;
   IgnoredEntries ignored_;
+  std::string content_fingerprint_;
 };
 
 }  // namespace imagefeed

@@ -10,19 +10,26 @@
 #include "common/status_macros.h"
 
 namespace imagefeed {
-namespace {
 
-}  // namespace
+int64_t ReplacementFor(const std::vector<int64_t>& pool, uint64_t seed, uint64_t position, int attempt) {
+  SplitMix64 rng(MixSeed(seed, position, static_cast<uint64_t>(attempt), 0x7e91ace));
+  return pool[rng.Below(pool.size())];
+}
 
 struct BatchPipeline::Pending {
   enum class Stage { kNeedsPeek, kPeeking, kNeedsBuffer, kDecoding };
   Stage stage = Stage::kNeedsBuffer;
   size_t begin = 0;  // into plan_.sequence
   size_t count = 0;
+  uint64_t position = 0;  // of the first slot in the rank's sequence
   size_t sample_bytes = 0;  // of one output slot
   int height = 0, width = 0;
   BufferPool::Pooled data;
   std::vector<absl::Status> sample_status;  // per slot, written by that slot's task only
+  // Per slot, written by that slot's task only: the sample it holds (a
+  // replacement under fill_skipped), and why the original failed if replaced.
+  std::vector<int64_t> slot_ids;
+  std::vector<absl::Status> replaced_because;
   std::vector<ImageHeader> headers;         // native sizes: per slot, from the peek
   std::atomic<size_t> remaining{0};
   // Guarded by the pipeline's mu_.
@@ -117,28 +124,27 @@ bool BatchPipeline::ScheduleOnce() {
         break;
       }
     }
-    const size_t total = plan_.sequence.size();
-    if (batch == nullptr && in_flight_ < plan_.max_batches_in_flight && next_begin_ < total) {
-      const size_t count = std::min<size_t>(plan_.batch_size, total - next_begin_);
-      if (plan_.drop_last && count < static_cast<size_t>(plan_.batch_size)) {
-        next_begin_ = total;
-      } else {
-        auto fresh = std::make_unique<Pending>();
-        fresh->begin = next_begin_;
-        fresh->count = count;
-        fresh->sample_status.resize(count);
-        fresh->stage = sample_bytes_ > 0 ? Pending::Stage::kNeedsBuffer : Pending::Stage::kNeedsPeek;
-        fresh->sample_bytes = sample_bytes_;
-        fresh->height = plan_.transform.out_height;
-        fresh->width = plan_.transform.out_width;
-        batch = fresh.get();
-        pending_.push_back(std::move(fresh));
-        next_begin_ += count;
-        ++in_flight_;
-      }
+    const size_t total = plan_.batches.size();
+    if (batch == nullptr && in_flight_ < plan_.max_batches_in_flight && next_batch_ < total) {
+      const BatchSlice& slice = plan_.batches[next_batch_++];
+      auto fresh = std::make_unique<Pending>();
+      fresh->begin = slice.begin;
+      fresh->count = slice.count;
+      fresh->position = slice.position;
+      fresh->sample_status.resize(slice.count);
+      fresh->slot_ids.assign(plan_.sequence.begin() + static_cast<std::ptrdiff_t>(slice.begin),
+                             plan_.sequence.begin() + static_cast<std::ptrdiff_t>(slice.begin + slice.count));
+      fresh->replaced_because.resize(slice.count);
+      fresh->stage = sample_bytes_ > 0 ? Pending::Stage::kNeedsBuffer : Pending::Stage::kNeedsPeek;
+      fresh->sample_bytes = sample_bytes_;
+      fresh->height = plan_.transform.out_height;
+      fresh->width = plan_.transform.out_width;
+      batch = fresh.get();
+      pending_.push_back(std::move(fresh));
+      ++in_flight_;
     }
     if (batch == nullptr) {
-      if (pending_.empty() && next_begin_ >= total) {
+      if (pending_.empty() && next_batch_ >= total) {
         // e.g. an empty sequence: the end is available now
       } else {
         return false;
@@ -261,23 +267,40 @@ absl::Status BatchPipeline::SizeNativeBatch(Pending* batch) {
 
 void BatchPipeline::RunSample(Pending* batch, size_t slot) {
   if (!cancelled_.load(std::memory_order_relaxed) && batch->sample_status[slot].ok()) {
-    const int64_t id = plan_.sequence[batch->begin + slot];
-    absl::Status s;
-    // Nothing thrown while making a sample may escape a worker: it becomes
-    // that sample's error, under the stream's on_error policy.
-    try {
-      s = MakeSample(batch, slot, id);
-    } catch (const std::bad_alloc&) {
-      s = absl::ResourceExhaustedError("out of memory while decoding");
-    } catch (const std::exception& e) {
-      s = absl::InternalError(absl::StrCat("internal error while decoding: ", e.what()));
-    } catch (...) {
-      s = absl::InternalError("internal error while decoding");
+    absl::Status s = GuardedMakeSample(batch, slot, batch->slot_ids[slot]);
+    // Full batches: the failed sample's place goes to deterministic draws
+    // (the same on every server and restart) until one decodes.
+    for (int attempt = 0; !s.ok() && plan_.fill_skipped && attempt < kMaxReplacementDraws &&
+                          !cancelled_.load(std::memory_order_relaxed);
+         ++attempt) {
+      const int64_t candidate =
+          ReplacementFor(*plan_.replacement_pool, plan_.replacement_seed, batch->position + slot, attempt);
+      if (GuardedMakeSample(batch, slot, candidate).ok()) {
+        batch->replaced_because[slot] = s;
+        batch->slot_ids[slot] = candidate;
+        s = absl::OkStatus();
+      }
     }
-    if (plan_.samples_decoded != nullptr) plan_.samples_decoded->fetch_add(1, std::memory_order_relaxed);
     if (!s.ok()) batch->sample_status[slot] = s;
   }
   FinishSample(batch);
+}
+
+absl::Status BatchPipeline::GuardedMakeSample(Pending* batch, size_t slot, int64_t id) {
+  absl::Status s;
+  // Nothing thrown while making a sample may escape a worker: it becomes
+  // that sample's error, under the stream's on_error policy.
+  try {
+    s = MakeSample(batch, slot, id);
+  } catch (const std::bad_alloc&) {
+    s = absl::ResourceExhaustedError("out of memory while decoding");
+  } catch (const std::exception& e) {
+    s = absl::InternalError(absl::StrCat("internal error while decoding: ", e.what()));
+  } catch (...) {
+    s = absl::InternalError("internal error while decoding");
+  }
+  if (plan_.samples_decoded != nullptr) plan_.samples_decoded->fetch_add(1, std::memory_order_relaxed);
+  return s;
 }
 
 absl::Status BatchPipeline::MakeSample(Pending* batch, size_t slot, int64_t id) {
@@ -351,10 +374,14 @@ absl::Status BatchPipeline::Assemble(Pending* batch) {
   std::vector<size_t> good;
   for (size_t slot = 0; slot < batch->count; ++slot) {
     const int64_t id = plan_.sequence[batch->begin + slot];
-    const absl::Status& s = batch->sample_status[slot];
-    if (s.ok()) {
+    const absl::Status& replaced = batch->replaced_because[slot];
+    const absl::Status& s = batch->sample_status[slot].ok() ? replaced : batch->sample_status[slot];
+    if (batch->sample_status[slot].ok()) {
+      if (!replaced.ok()) {
+        result->replaced.push_back({static_cast<uint32_t>(good.size()), id, batch->slot_ids[slot]});
+      }
       good.push_back(slot);
-      continue;
+      if (replaced.ok()) continue;
     }
     const std::string rel = SamplePath(batch, slot);
     if (plan_.on_error == OnError::kFail) {
@@ -393,13 +420,17 @@ absl::Status BatchPipeline::Assemble(Pending* batch) {
   result->shape = t.layout == TensorLayout::kNCHW ? std::vector<int64_t>{n, t.out_channels, h, w}
                                                   : std::vector<int64_t>{n, h, w, t.out_channels};
   for (size_t slot : good) {
-    const int64_t id = plan_.sequence[batch->begin + slot];
+    const int64_t id = batch->slot_ids[slot];
+    if (batch->position + slot >= plan_.first_padded) {
+      result->padded.push_back(static_cast<uint32_t>(result->sample_ids.size()));
+    }
     result->sample_ids.push_back(id);
     result->labels.push_back(plan_.dataset->samples()[id].label);
   }
   result->epoch = plan_.epoch;
-  result->position = plan_.first_position + batch->begin;
+  result->position = batch->position;
   result->span = batch->count;
+  result->identity = plan_.identity;
   batch->result = std::move(result);
   return absl::OkStatus();
 }
@@ -416,7 +447,7 @@ absl::Status BatchPipeline::ChargeSkips(const BatchResult& batch) {
   if (samples_skipped_ == 0 || plan_.max_skip_fraction >= 1.0) return absl::OkStatus();
   const bool over = samples_seen_ >= kMinSamplesForSkipBudget &&
                     static_cast<double>(samples_skipped_) > plan_.max_skip_fraction * samples_seen_;
-  const bool all = samples_skipped_ == samples_seen_ && next_begin_ >= plan_.sequence.size() && pending_.empty();
+  const bool all = samples_skipped_ == samples_seen_ && next_batch_ >= plan_.batches.size() && pending_.empty();
   if (!over && !all) return absl::OkStatus();
   std::vector<std::string> last;
   for (const SkippedSample& s : recent_skips_) last.push_back(absl::StrCat("'", s.path, "': ", s.reason));
@@ -438,7 +469,7 @@ BatchPipeline::Poll BatchPipeline::Next(std::unique_ptr<BatchResult>* out, absl:
   }
   if (!begun_) return Poll::kPending;
   if (pending_.empty()) {
-    if (next_begin_ >= plan_.sequence.size()) {
+    if (next_batch_ >= plan_.batches.size()) {
       *final_status = absl::OkStatus();
       return Poll::kDone;
     }

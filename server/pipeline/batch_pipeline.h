@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "common/mutex.h"
 #include "server/dataset/dataset_index.h"
+#include "server/pipeline/sample_order.h"
 #include "server/pipeline/sample_processor.h"
 #include "server/runtime/buffer_pool.h"
 #include "server/runtime/memory_budget.h"
@@ -31,15 +32,37 @@ struct SkippedSample {
   std::string reason;
 };
 
+// What a stream's batches carry besides their samples: where the stream
+// stands in the epoch (for the cursor) and what it serves. Constant.
+struct StreamIdentity {
+  std::string dataset_fingerprint;
+  std::string order_fingerprint;
+  std::string server_version;
+  uint64_t global_start = 0;
+  uint32_t rank = 0;
+  uint32_t world_size = 1;
+  EvenShards even_shards = EvenShards::kNone;
+};
+
 // Everything one stream needs; validated by the caller.
 struct BatchPlan {
   std::shared_ptr<const DatasetIndex> dataset;
-  std::vector<int64_t> sequence;  // sample ids in delivery order
-  uint64_t first_position = 0;    // position of sequence[0] in the rank's sequence
+  std::vector<int64_t> sequence;    // sample ids of the batches below, in delivery order
+  std::vector<BatchSlice> batches;  // what this stream delivers, in order
+  uint64_t first_position = 0;      // where the stream starts in the rank's sequence
+  uint64_t rank_positions = 0;      // length of the rank's sequence
+  // Rank positions from here on hold padded repeats (EvenShards::kPad).
+  uint64_t first_padded = UINT64_MAX;
   uint64_t epoch = 0;
   int batch_size = 1;
-  bool drop_last = false;
   OnError on_error = OnError::kSkip;
+  // Full batches: a failed sample is replaced by a draw from
+  // `replacement_pool` keyed by (replacement_seed, position, attempt), the
+  // same on every server. Only with a fixed output size and kSkip.
+  bool fill_skipped = false;
+  std::shared_ptr<const std::vector<int64_t>> replacement_pool;
+  uint64_t replacement_seed = 0;
+  std::shared_ptr<const StreamIdentity> identity = std::make_shared<StreamIdentity>();
   // Under kSkip: once at least kMinSamplesForSkipBudget samples were
   // delivered or skipped, a skipped fraction above this ends the stream
   // with DATA_LOSS; a stream that skipped every sample always ends so
@@ -57,6 +80,19 @@ struct BatchPlan {
 };
 
 inline constexpr int64_t kMinSamplesForSkipBudget = 100;
+// Draws per failed sample under fill_skipped before the slot stays empty.
+inline constexpr int kMaxReplacementDraws = 8;
+
+// The sample that replaces a failed one at rank position `position`, draw
+// `attempt` (0-based): deterministic in its arguments.
+int64_t ReplacementFor(const std::vector<int64_t>& pool, uint64_t seed, uint64_t position, int attempt);
+
+// A failed sample replaced under fill_skipped.
+struct Replacement {
+  uint32_t index = 0;  // in the batch
+  int64_t original_id = 0;
+  int64_t replacement_id = 0;
+};
 
 // One finished batch. `data` holds the tensor; its bytes go to the wire.
 struct BatchResult {
@@ -69,6 +105,9 @@ struct BatchResult {
   uint64_t position = 0;
   // Samples of the rank's sequence this batch covers, delivered or skipped.
   uint64_t span = 0;
+  std::vector<uint32_t> padded;  // indices of padded repeats
+  std::vector<Replacement> replaced;
+  std::shared_ptr<const StreamIdentity> identity;
 };
 
 // Where a pipeline's work runs and what memory it may take. The pointers
@@ -136,6 +175,7 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   void FinishPeek(Pending* batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status SizeNativeBatch(Pending* batch);
   void RunSample(Pending* batch, size_t slot);
+  absl::Status GuardedMakeSample(Pending* batch, size_t slot, int64_t id);
   absl::Status MakeSample(Pending* batch, size_t slot, int64_t id);
   absl::Status DecodeIntoSlot(Pending* batch, size_t slot, int64_t id, SampleScratch* scratch,
                               SampleTimings* timings);
@@ -159,7 +199,7 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
 
   Mutex mu_;
   std::deque<std::unique_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);  // in delivery order
-  size_t next_begin_ ABSL_GUARDED_BY(mu_) = 0;                         // into plan_.sequence
+  size_t next_batch_ ABSL_GUARDED_BY(mu_) = 0;                         // into plan_.batches
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   bool begun_ ABSL_GUARDED_BY(mu_) = false;

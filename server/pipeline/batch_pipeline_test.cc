@@ -48,13 +48,15 @@ std::shared_ptr<const DatasetIndex> MakeDataset(const std::string& root, int per
   return *index;
 }
 
-BatchPlan MakePlan(std::shared_ptr<const DatasetIndex> ds, int batch_size, bool shuffle = false) {
+BatchPlan MakePlan(std::shared_ptr<const DatasetIndex> ds, int batch_size, bool shuffle = false,
+                   bool drop_last = false) {
   BatchPlan plan;
   OrderSpec order;
   order.num_samples = ds->num_samples();
   order.shuffle = shuffle;
   order.seed = 3;
-  plan.sequence = *RankSequence(order);
+  plan.batches = SliceBatches(*RankSequence(order), 0, batch_size, drop_last, 1, 0, &plan.sequence);
+  plan.rank_positions = static_cast<uint64_t>(ds->num_samples());
   plan.dataset = std::move(ds);
   plan.batch_size = batch_size;
   plan.transform.out_height = 6;
@@ -139,9 +141,7 @@ TEST(BatchPipelineTest, DropLastAndShortLastBatch) {
   ASSERT_OK(d.status);
   ASSERT_EQ(d.batches.size(), 4u);
   EXPECT_EQ(d.batches.back()->sample_ids.size(), 1u);
-  BatchPlan plan = MakePlan(ds, 3);
-  plan.drop_last = true;
-  d = Drain(std::move(plan), &pool);
+  d = Drain(MakePlan(ds, 3, /*shuffle=*/false, /*drop_last=*/true), &pool);
   ASSERT_OK(d.status);
   ASSERT_EQ(d.batches.size(), 3u);
 }
@@ -177,6 +177,55 @@ TEST(BatchPipelineTest, CorruptFileFailsOrIsSkipped) {
   EXPECT_EQ(delivered, (std::set<int64_t>{0, 2, 3, 4, 5, 6, 7}));
   EXPECT_EQ(d.batches[0]->shape[0], 1);  // batch 0 held samples 0 and 1
   EXPECT_EQ(d.batches[0]->span, 2u);
+}
+
+TEST(BatchPipelineTest, FillSkippedReplacesAFailedSampleDeterministically) {
+  ScopedTempDir dir;
+  auto ds_ok = MakeDataset(dir.path(), 4);
+  WriteTestFile(dir.path() + "/a/001.png", "not an image at all");
+  auto ds = *DatasetIndex::Build("t", dir.path());
+  TestRuntime pool(2);
+  auto make = [&] {
+    BatchPlan plan = MakePlan(ds, 4);
+    plan.fill_skipped = true;
+    plan.replacement_pool = std::make_shared<const std::vector<int64_t>>(std::vector<int64_t>{1, 6});
+    plan.replacement_seed = 42;
+    return plan;
+  };
+  Drained d = Drain(make(), &pool);
+  ASSERT_OK(d.status);
+  ASSERT_EQ(d.batches.size(), 2u);
+  const BatchResult& b = *d.batches[0];
+  EXPECT_EQ(b.shape[0], 4);  // still a full batch
+  ASSERT_EQ(b.skipped.size(), 1u);
+  EXPECT_EQ(b.skipped[0].sample_id, 1);
+  ASSERT_EQ(b.replaced.size(), 1u);
+  EXPECT_EQ(b.replaced[0].index, 1u);
+  EXPECT_EQ(b.replaced[0].original_id, 1);
+  // The pool holds the bad sample itself and 6: draws that hit 1 fail again.
+  int64_t expected = -1;
+  for (int attempt = 0; attempt < kMaxReplacementDraws && expected < 0; ++attempt) {
+    if (ReplacementFor({1, 6}, 42, 1, attempt) == 6) expected = 6;
+  }
+  EXPECT_EQ(b.replaced[0].replacement_id, expected);
+  EXPECT_EQ(b.sample_ids[1], expected);
+  EXPECT_EQ(b.labels[1], 1);  // sample 6 is in class b
+  Drained again = Drain(make(), &pool);
+  ASSERT_OK(again.status);
+  EXPECT_EQ(again.ids, d.ids);
+}
+
+TEST(BatchPipelineTest, PaddedPositionsAreMarked) {
+  ScopedTempDir dir;
+  auto ds = MakeDataset(dir.path(), 3);  // 6 samples
+  TestRuntime pool(2);
+  BatchPlan plan = MakePlan(ds, 4);
+  plan.first_padded = 5;
+  Drained d = Drain(std::move(plan), &pool);
+  ASSERT_OK(d.status);
+  ASSERT_EQ(d.batches.size(), 2u);
+  EXPECT_TRUE(d.batches[0]->padded.empty());
+  EXPECT_THAT(d.batches[1]->padded, ::testing::ElementsAre(1u));  // position 5 = index 1 of batch at 4
 }
 
 TEST(BatchPipelineTest, NativeSizeMustAgreeWithinABatch) {

@@ -48,6 +48,28 @@ absl::StatusOr<std::vector<int64_t>> SplitIds(int64_t num_samples, double valida
   return ids;
 }
 
+RankExtent RankExtentOf(const OrderSpec& spec, int64_t subset_size) {
+  const uint64_t n = static_cast<uint64_t>(std::max<int64_t>(subset_size, 0));
+  const uint64_t rest = n > spec.global_start ? n - spec.global_start : 0;
+  const uint64_t w = spec.world_size;
+  RankExtent e;
+  e.first_padded = static_cast<uint64_t>(RankSize(static_cast<int64_t>(rest), spec.rank, spec.world_size));
+  switch (spec.even_shards) {
+    case EvenShards::kNone:
+      e.positions = e.first_padded;
+      break;
+    case EvenShards::kPad:
+      // Nothing left to pad from an empty order.
+      e.positions = n == 0 ? 0 : (rest + w - 1) / w;
+      break;
+    case EvenShards::kDrop:
+      e.positions = rest / w;
+      e.first_padded = e.positions;
+      break;
+  }
+  return e;
+}
+
 absl::StatusOr<std::vector<int64_t>> RankSequence(const OrderSpec& spec) {
   if (spec.world_size == 0) return absl::InvalidArgumentError("world_size must be >= 1");
   if (spec.rank >= spec.world_size) {
@@ -60,10 +82,32 @@ absl::StatusOr<std::vector<int64_t>> RankSequence(const OrderSpec& spec) {
   const int64_t n = static_cast<int64_t>(ids->size());
   std::vector<int64_t> order = EpochOrder(n, spec.shuffle, spec.seed, spec.epoch);
   std::vector<int64_t> out;
-  const uint64_t size = static_cast<uint64_t>(RankSize(n, spec.rank, spec.world_size));
+  const uint64_t size = RankExtentOf(spec, n).positions;
   if (spec.start >= size) return out;
   out.reserve(size - spec.start);
-  for (uint64_t k = spec.start; k < size; ++k) out.push_back((*ids)[order[spec.rank + k * spec.world_size]]);
+  const uint64_t un = static_cast<uint64_t>(n);
+  for (uint64_t k = spec.start; k < size; ++k) {
+    const uint64_t g = spec.global_start + spec.rank + k * spec.world_size;
+    out.push_back((*ids)[order[g < un ? g : (g - un) % un]]);
+  }
+  return out;
+}
+
+std::vector<BatchSlice> SliceBatches(const std::vector<int64_t>& rank_ids, uint64_t first_position, int batch_size,
+                                     bool drop_last, uint32_t fan_in_count, uint32_t fan_in_index,
+                                     std::vector<int64_t>* ids) {
+  std::vector<BatchSlice> out;
+  ids->clear();
+  const size_t b = static_cast<size_t>(batch_size);
+  size_t number = 0;
+  for (size_t begin = 0; begin < rank_ids.size(); begin += b, ++number) {
+    const size_t count = std::min(b, rank_ids.size() - begin);
+    if (drop_last && count < b) break;
+    if (number % fan_in_count != fan_in_index) continue;
+    out.push_back({ids->size(), count, first_position + begin});
+    ids->insert(ids->end(), rank_ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                rank_ids.begin() + static_cast<std::ptrdiff_t>(begin + count));
+  }
   return out;
 }
 

@@ -236,5 +236,71 @@ TEST(SampleOrderGoldenTest, ValidationSplitOfTwentySamples) {
   EXPECT_EQ(all, Iota(20));
 }
 
+
+// Hand-computed: 10 samples, 4 ranks. torch DistributedSampler (the
+// independent reference in tests/scale_out_test.py) gives the same.
+TEST(SampleOrderTest, EvenShardsPadWrapsAroundAndDropCutsTheTail) {
+  OrderSpec spec = Spec(10, false, 0, 0, 0, 4, 0);
+  spec.even_shards = EvenShards::kPad;
+  std::vector<std::vector<int64_t>> got;
+  for (uint32_t r = 0; r < 4; ++r) {
+    spec.rank = r;
+    ASSERT_OK_AND_ASSIGN(auto seq, RankSequence(spec));
+    got.push_back(seq);
+  }
+  EXPECT_THAT(got[0], ::testing::ElementsAre(0, 4, 8));
+  EXPECT_THAT(got[1], ::testing::ElementsAre(1, 5, 9));
+  EXPECT_THAT(got[2], ::testing::ElementsAre(2, 6, 0));  // global 10 wraps to order[0]
+  EXPECT_THAT(got[3], ::testing::ElementsAre(3, 7, 1));
+  spec.rank = 2;
+  RankExtent e = RankExtentOf(spec, 10);
+  EXPECT_EQ(e.positions, 3u);
+  EXPECT_EQ(e.first_padded, 2u);
+  spec.even_shards = EvenShards::kDrop;
+  ASSERT_OK_AND_ASSIGN(auto dropped, RankSequence(spec));
+  EXPECT_THAT(dropped, ::testing::ElementsAre(2, 6));
+  spec.rank = 0;
+  ASSERT_OK_AND_ASSIGN(dropped, RankSequence(spec));
+  EXPECT_THAT(dropped, ::testing::ElementsAre(0, 4));
+  // Fewer samples than ranks: padding wraps more than once.
+  spec = Spec(2, false, 0, 0, 4, 5, 0);
+  spec.even_shards = EvenShards::kPad;
+  ASSERT_OK_AND_ASSIGN(auto tiny, RankSequence(spec));
+  EXPECT_THAT(tiny, ::testing::ElementsAre(0));  // global 4 -> (4 - 2) % 2
+}
+
+TEST(SampleOrderTest, GlobalStartSplitsTheRestOverTheNewRanks) {
+  // 4 ranks delivered 2 positions each of a shuffled 23-sample epoch: the
+  // first 8 global positions are done; 3 ranks split the remaining 15.
+  OrderSpec spec = Spec(23, true, 5, 1, 0, 3, 0);
+  spec.global_start = 8;
+  const std::vector<int64_t> order = EpochOrder(23, true, 5, 1);
+  std::multiset<int64_t> seen(order.begin(), order.begin() + 8);
+  for (uint32_t r = 0; r < 3; ++r) {
+    spec.rank = r;
+    ASSERT_OK_AND_ASSIGN(auto seq, RankSequence(spec));
+    EXPECT_EQ(seq.size(), 5u);
+    EXPECT_EQ(seq[0], order[8 + r]);
+    seen.insert(seq.begin(), seq.end());
+  }
+  std::multiset<int64_t> all(order.begin(), order.end());
+  EXPECT_EQ(seen, all);  // every sample exactly once across the restart
+}
+
+TEST(SampleOrderTest, SliceBatchesFansInEveryNthBatch) {
+  std::vector<int64_t> rank_ids(11);
+  std::iota(rank_ids.begin(), rank_ids.end(), 100);
+  std::vector<int64_t> ids;
+  auto slices = SliceBatches(rank_ids, 5, 3, false, 2, 1, &ids);
+  ASSERT_EQ(slices.size(), 2u);  // batches 1 and 3 of 0..3
+  EXPECT_EQ(slices[0].position, 8u);
+  EXPECT_EQ(slices[1].position, 14u);
+  EXPECT_EQ(slices[1].count, 2u);
+  EXPECT_THAT(ids, ::testing::ElementsAre(103, 104, 105, 109, 110));
+  slices = SliceBatches(rank_ids, 5, 3, true, 2, 1, &ids);  // drop_last drops batch 3
+  ASSERT_EQ(slices.size(), 1u);
+  EXPECT_THAT(ids, ::testing::ElementsAre(103, 104, 105));
+}
+
 }  // namespace
 }  // namespace imagefeed

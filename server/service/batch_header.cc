@@ -2,6 +2,18 @@
 
 namespace imagefeed {
 
+v1::EvenShards EvenShardsProto(EvenShards e) {
+  switch (e) {
+    case EvenShards::kPad:
+      return v1::EVEN_SHARDS_PAD;
+    case EvenShards::kDrop:
+      return v1::EVEN_SHARDS_DROP;
+    case EvenShards::kNone:
+      break;
+  }
+  return v1::EVEN_SHARDS_NONE;
+}
+
 v1::Batch BatchHeader(const BatchResult& batch, const SampleTransform& transform) {
   v1::Batch header;
   for (int64_t d : batch.shape) header.add_shape(d);
@@ -17,6 +29,26 @@ v1::Batch BatchHeader(const BatchResult& batch, const SampleTransform& transform
     out->set_sample_id(s.sample_id);
     out->set_path(s.path);
     out->set_reason(s.reason);
+  }
+  for (uint32_t i : batch.padded) header.add_padded(i);
+  for (const Replacement& r : batch.replaced) {
+    v1::Replacement* out = header.add_replaced();
+    out->set_index(r.index);
+    out->set_original_id(r.original_id);
+    out->set_replacement_id(r.replacement_id);
+  }
+  if (batch.identity) {
+    const StreamIdentity& id = *batch.identity;
+    header.set_dataset_fingerprint(id.dataset_fingerprint);
+    header.set_server_version(id.server_version);
+    v1::Cursor* cursor = header.mutable_cursor();
+    cursor->set_epoch(batch.epoch);
+    cursor->set_global_start(id.global_start);
+    cursor->set_world_size(id.world_size);
+    cursor->set_rank(id.rank);
+    cursor->set_position(batch.position + batch.span);
+    cursor->set_order_fingerprint(id.order_fingerprint);
+    cursor->set_even_shards(EvenShardsProto(id.even_shards));
   }
   return header;
 }

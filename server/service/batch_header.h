@@ -7,8 +7,12 @@
 
 namespace imagefeed {
 
+// The proto value of an even-shards mode (NONE for kNone).
+v1::EvenShards EvenShardsProto(EvenShards e);
+
 // Every field of `batch`'s v1::Batch message except `data`: shape, dtype,
-// layout, labels, sample ids, epoch, position, span, skipped samples.
+// layout, labels, sample ids, epoch, position, span, skipped samples, and
+// (from its stream's identity) the cursor and fingerprints.
 v1::Batch BatchHeader(const BatchResult& batch, const SampleTransform& transform);
 
 }  // namespace imagefeed

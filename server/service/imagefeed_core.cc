@@ -77,7 +77,23 @@ absl::Status ImageFeedCore::ListDatasets(const v1::ListDatasetsRequest&, v1::Lis
     for (const std::string& c : d->classes()) info->add_classes(c);
     for (int64_t n : d->class_counts()) info->add_class_counts(n);
     info->set_color_mode(served.config.color_mode == ColorMode::kGrayscale ? "grayscale" : "rgb");
+    info->set_fingerprint(d->content_fingerprint());
   }
+  return absl::OkStatus();
+}
+
+absl::Status ImageFeedCore::DescribeStream(const v1::StreamBatchesRequest& request,
+                                           v1::StreamDescription* response) const {
+  ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
+  ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
+  response->set_rank_positions(plan.rank_positions);
+  response->set_first_position(plan.first_position);
+  response->set_batches(plan.batches.size());
+  response->set_padded_positions(plan.rank_positions - std::min(plan.first_padded, plan.rank_positions));
+  response->set_dataset_fingerprint(plan.identity->dataset_fingerprint);
+  response->set_order_fingerprint(plan.identity->order_fingerprint);
+  response->set_server_version(IMAGEFEED_VERSION);
+  response->set_global_start(plan.identity->global_start);
   return absl::OkStatus();
 }
 
@@ -157,6 +173,9 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const 
                                                                           const std::string& peer) {
   ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
   ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
+  auto identity = std::make_shared<StreamIdentity>(*plan.identity);
+  identity->server_version = IMAGEFEED_VERSION;
+  plan.identity = std::move(identity);
   RETURN_IF_ERROR(Admit());
   auto record = std::make_shared<StreamRecord>();
   record->peer = peer;
@@ -164,7 +183,7 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const 
   record->request = RequestSummary(request);
   record->rank = request.rank();
   record->world_size = std::max<uint32_t>(request.world_size(), 1);
-  record->total = plan.first_position + plan.sequence.size();
+  record->total = plan.rank_positions;
   record->position = plan.first_position;
   record->started = std::chrono::steady_clock::now();
   record->metrics = std::make_shared<StreamMetrics>(&metrics_);

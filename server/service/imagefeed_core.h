@@ -69,6 +69,10 @@ class ImageFeedCore {
   // The dataset's statistics, or fitting progress. NOT_FOUND if not served.
   absl::Status GetStats(const v1::GetStatsRequest& request, v1::DatasetStats* response) const;
 
+  // Plans `request` as StartStream would (same errors; nothing admitted or
+  // decoded) and describes the stream: its length, fingerprints, version.
+  absl::Status DescribeStream(const v1::StreamBatchesRequest& request, v1::StreamDescription* response) const;
+
   // Admits and starts the stream `request` asks for; `on_ready` is called
   // whenever the session may have something to do (see StreamSession).
   // NOT_FOUND if the dataset is not served; INVALID_ARGUMENT for a bad field

@@ -97,6 +97,16 @@ grpc::ServerUnaryReactor* ImageFeedService::GetServerStatus(grpc::CallbackServer
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ImageFeedService::DescribeStream(grpc::CallbackServerContext* context,
+                                                           const v1::StreamBatchesRequest* request,
+                                                           v1::StreamDescription* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status s = auth_.Check(*context);
+  if (s.ok()) s = core_->DescribeStream(*request, response);
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ImageFeedService::StreamBatches(grpc::CallbackServerContext* context,
                                                                            const grpc::ByteBuffer* request) {
   return new BatchStreamReactor(core_, auth_, context, request);

@@ -11,7 +11,8 @@ namespace imagefeed {
 
 using ImageFeedServiceBase = v1::ImageFeed::WithCallbackMethod_ListDatasets<
     v1::ImageFeed::WithCallbackMethod_GetStats<v1::ImageFeed::WithCallbackMethod_GetServerStatus<
-        v1::ImageFeed::WithRawCallbackMethod_StreamBatches<v1::ImageFeed::Service>>>>;
+        v1::ImageFeed::WithCallbackMethod_DescribeStream<
+            v1::ImageFeed::WithRawCallbackMethod_StreamBatches<v1::ImageFeed::Service>>>>>;
 
 // The gRPC adapter over ImageFeedCore (callback API). StreamBatches is a raw
 // method so batches go out as zero-copy ByteBuffers (see batch_wire.h).
@@ -28,6 +29,9 @@ class ImageFeedService final : public ImageFeedServiceBase {
   grpc::ServerUnaryReactor* GetServerStatus(grpc::CallbackServerContext* context,
                                             const v1::GetServerStatusRequest* request,
                                             v1::ServerStatus* response) override;
+  grpc::ServerUnaryReactor* DescribeStream(grpc::CallbackServerContext* context,
+                                           const v1::StreamBatchesRequest* request,
+                                           v1::StreamDescription* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamBatches(grpc::CallbackServerContext* context,
                                                             const grpc::ByteBuffer* request) override;
 

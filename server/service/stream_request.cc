@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/fingerprint.h"
 #include "common/status_macros.h"
 #include "server/pipeline/sample_order.h"
 
@@ -140,7 +141,69 @@ absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r,
   return t;
 }
 
+absl::StatusOr<EvenShards> PlanEvenShards(v1::EvenShards e) {
+  switch (e) {
+    case v1::EVEN_SHARDS_UNSPECIFIED:
+    case v1::EVEN_SHARDS_NONE:
+      return EvenShards::kNone;
+    case v1::EVEN_SHARDS_PAD:
+      return EvenShards::kPad;
+    case v1::EVEN_SHARDS_DROP:
+      return EvenShards::kDrop;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("even_shards: unknown value ", e));
+  }
+}
+
+// Moves `order` to where the cursor left off: the same ranks continue their
+// own sequences; another world size splits what follows the cursor's global
+// position (every rank having delivered `position` positions).
+absl::Status ApplyCursor(const v1::StreamBatchesRequest& r, const std::string& order_fingerprint, OrderSpec* order) {
+  const v1::Cursor& c = r.resume();
+  if (r.start() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("start=", r.start(), " and resume are exclusive: the cursor says where to continue"));
+  }
+  if (c.world_size() == 0) return absl::InvalidArgumentError("resume.world_size must be >= 1");
+  if (c.epoch() != r.epoch()) {
+    return absl::InvalidArgumentError(absl::StrCat("resume: the cursor is for epoch ", c.epoch(),
+                                                   ", the request asks for epoch ", r.epoch()));
+  }
+  if (c.order_fingerprint() != order_fingerprint) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "resume: the cursor belongs to another dataset or order (cursor order ", c.order_fingerprint().substr(0, 16),
+        ", this request on this server ", order_fingerprint.substr(0, 16),
+        "); the dataset content, shuffle, seed and validation split must be the ones the cursor was taken with"));
+  }
+  ASSIGN_OR_RETURN(EvenShards cursor_even, PlanEvenShards(c.even_shards()));
+  if (cursor_even != order->even_shards) {
+    return absl::InvalidArgumentError(
+        "resume: the cursor was taken with another even_shards mode; positions count differently");
+  }
+  if (c.world_size() == order->world_size) {
+    order->global_start = c.global_start();
+    order->start = c.position();
+    return absl::OkStatus();
+  }
+  const uint64_t limit = uint64_t{1} << 62;
+  if (c.position() > limit / c.world_size() || c.global_start() > limit) {
+    return absl::InvalidArgumentError("resume: cursor position out of range");
+  }
+  order->global_start = c.global_start() + c.position() * c.world_size();
+  order->start = 0;
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string OrderFingerprint(const v1::StreamBatchesRequest& r, const DatasetIndex& dataset) {
+  Fingerprint f;
+  f.Add("imagefeed order v1");
+  f.Add(dataset.content_fingerprint());
+  f.Add(r.shuffle() ? absl::StrCat("shuffle:", r.seed()) : "ordered");
+  f.Add(absl::StrCat("split:", r.validation_split(), ":", r.subset(), ":", r.split_seed()));
+  return f.Hex();
+}
 
 bool NeedsDatasetStats(const v1::StreamBatchesRequest& r) {
   return r.normalize() == v1::NORMALIZATION_STANDARDIZE || r.normalize() == v1::NORMALIZATION_MINMAX;
@@ -213,12 +276,49 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::sha
       return absl::InvalidArgumentError(absl::StrCat("subset: unknown value ", r.subset()));
   }
   order.split_seed = r.split_seed();
-  ASSIGN_OR_RETURN(plan.sequence, RankSequence(order));
+  ASSIGN_OR_RETURN(order.even_shards, PlanEvenShards(r.even_shards()));
+  const uint32_t fan_in_count = r.fan_in_count() == 0 ? 1 : r.fan_in_count();
+  if (r.fan_in_index() >= fan_in_count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fan_in_index ", r.fan_in_index(), " must be < fan_in_count ", fan_in_count));
+  }
+  const std::string order_fingerprint = OrderFingerprint(r, *dataset);
+  if (r.has_resume()) RETURN_IF_ERROR(ApplyCursor(r, order_fingerprint, &order));
+  const bool fixed_size = plan.transform.out_height > 0;
+  plan.fill_skipped = r.has_fill_skipped()
+                          ? r.fill_skipped()
+                          : (r.drop_last() || order.even_shards != EvenShards::kNone) && fixed_size &&
+                                plan.on_error == OnError::kSkip;
+  if (plan.fill_skipped && (!fixed_size || plan.on_error != OnError::kSkip)) {
+    return absl::InvalidArgumentError(
+        "fill_skipped needs a size (height and width) and on_error=SKIP: a replacement must fit the batch");
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> subset,
+                   SplitIds(dataset->num_samples(), order.validation_split, order.subset, order.split_seed));
+  ASSIGN_OR_RETURN(std::vector<int64_t> rank_ids, RankSequence(order));
+  const RankExtent extent = RankExtentOf(order, static_cast<int64_t>(subset.size()));
+  plan.batches = SliceBatches(rank_ids, order.start, static_cast<int>(r.batch_size()), r.drop_last(), fan_in_count,
+                              r.fan_in_index(), &plan.sequence);
+  plan.first_position = order.start;
+  plan.rank_positions = extent.positions;
+  plan.first_padded = extent.first_padded;
+  if (plan.fill_skipped && !subset.empty()) {
+    plan.replacement_pool = std::make_shared<const std::vector<int64_t>>(std::move(subset));
+    plan.replacement_seed = MixSeed(r.seed(), r.epoch(), 0xf111ed);
+  } else {
+    plan.fill_skipped = false;
+  }
+  auto identity = std::make_shared<StreamIdentity>();
+  identity->dataset_fingerprint = dataset->content_fingerprint();
+  identity->order_fingerprint = order_fingerprint;
+  identity->global_start = order.global_start;
+  identity->rank = order.rank;
+  identity->world_size = order.world_size;
+  identity->even_shards = order.even_shards;
+  plan.identity = std::move(identity);
   plan.dataset = std::move(dataset);
-  plan.first_position = r.start();
   plan.epoch = r.epoch();
   plan.batch_size = static_cast<int>(r.batch_size());
-  plan.drop_last = r.drop_last();
   plan.max_batch_bytes = limits.max_batch_bytes;
   // Enough batches in flight to keep every worker busy while one batch is on
   // the wire, but never more than ~128 MB of one stream's output buffered.

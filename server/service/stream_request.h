@@ -36,6 +36,10 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& request,
                                      std::shared_ptr<const DatasetIndex> dataset, ColorMode color_mode,
                                      const ServerLimits& limits);
 
+// Identifies the epoch order a request's positions count in: the
+// dataset's content fingerprint, shuffle and seed, and the split (hex).
+std::string OrderFingerprint(const v1::StreamBatchesRequest& request, const DatasetIndex& dataset);
+
 // True if the request's normalization needs the dataset's fitted statistics.
 bool NeedsDatasetStats(const v1::StreamBatchesRequest& request);
 

@@ -175,5 +175,86 @@ TEST_F(StreamRequestTest, ValidationSplit) {
   EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "validation_split must be in (0, 1)"));
 }
 
+
+TEST_F(StreamRequestTest, FanInSelectsEveryNthBatchAndIsValidated) {
+  request_.set_fan_in_count(2);
+  request_.set_fan_in_index(1);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  ASSERT_EQ(plan.batches.size(), 1u);  // batches 0..2 of 10 samples by 4: only batch 1
+  EXPECT_EQ(plan.batches[0].position, 4u);
+  EXPECT_THAT(plan.sequence, ::testing::ElementsAre(4, 5, 6, 7));
+  EXPECT_EQ(plan.rank_positions, 10u);
+  request_.set_fan_in_index(2);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "fan_in_index 2 must be < fan_in_count 2"));
+}
+
+TEST_F(StreamRequestTest, ResumeContinuesTheSameRanksOrSplitsTheRestOverNewOnes) {
+  request_.set_world_size(2);
+  request_.set_rank(1);
+  ASSERT_OK_AND_ASSIGN(BatchPlan first, Plan());
+  v1::Cursor* c = request_.mutable_resume();
+  c->set_world_size(2);
+  c->set_rank(1);
+  c->set_position(2);  // rank 1 delivered ids 1, 3
+  c->set_order_fingerprint(first.identity->order_fingerprint);
+  ASSERT_OK_AND_ASSIGN(BatchPlan same, Plan());
+  EXPECT_THAT(same.sequence, ::testing::ElementsAre(5, 7, 9));
+  EXPECT_EQ(same.first_position, 2u);
+  // Elastic: 2 ranks x 2 positions = global 4 done; rank 1 of 3 takes 5, 8.
+  request_.set_world_size(3);
+  ASSERT_OK_AND_ASSIGN(BatchPlan elastic, Plan());
+  EXPECT_THAT(elastic.sequence, ::testing::ElementsAre(5, 8));
+  EXPECT_EQ(elastic.identity->global_start, 4u);
+  EXPECT_EQ(elastic.first_position, 0u);
+
+  c->set_order_fingerprint("0123456789abcdef");
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kFailedPrecondition, "the cursor belongs to another dataset or order"));
+  c->set_order_fingerprint(first.identity->order_fingerprint);
+  request_.set_start(1);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "start=1 and resume are exclusive"));
+  request_.set_start(0);
+  request_.set_epoch(3);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "the cursor is for epoch 0"));
+  request_.set_epoch(0);
+  request_.set_shuffle(true);  // another order
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kFailedPrecondition, "resume"));
+}
+
+TEST_F(StreamRequestTest, FillSkippedFollowsDropLastAndEvenShards) {
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_FALSE(plan.fill_skipped);
+  request_.set_drop_last(true);
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  EXPECT_TRUE(plan.fill_skipped);
+  ASSERT_NE(plan.replacement_pool, nullptr);
+  EXPECT_EQ(plan.replacement_pool->size(), 10u);
+  request_.set_drop_last(false);
+  request_.set_even_shards(v1::EVEN_SHARDS_PAD);
+  request_.set_world_size(4);
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  EXPECT_TRUE(plan.fill_skipped);
+  EXPECT_EQ(plan.rank_positions, 3u);
+  EXPECT_EQ(plan.first_padded, 3u);  // rank 0 of 4 over 10 has no padding
+  request_.set_rank(3);
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  EXPECT_EQ(plan.first_padded, 2u);
+  request_.set_on_error(v1::ON_ERROR_FAIL);
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  EXPECT_FALSE(plan.fill_skipped);
+  request_.set_fill_skipped(true);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "fill_skipped needs a size"));
+}
+
+TEST_F(StreamRequestTest, OrderFingerprintIgnoresTheTransform) {
+  const std::string a = OrderFingerprint(request_, *dataset_);
+  request_.set_height(64);
+  request_.set_batch_size(7);
+  EXPECT_EQ(OrderFingerprint(request_, *dataset_), a);
+  request_.set_seed(9);  // no effect without shuffle
+  EXPECT_EQ(OrderFingerprint(request_, *dataset_), a);
+  request_.set_shuffle(true);
+  EXPECT_NE(OrderFingerprint(request_, *dataset_), a);
+}
+
 }  // namespace
 }  // namespace imagefeed
