@@ -491,6 +491,16 @@ int Run(int argc, char** argv) {
   // gRPC sets SO_REUSEPORT by default: a second server on the same port would
   // start and silently take half of the new connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Keepalive both ways: the server pings every 20 s and drops a client
+  // that does not answer within 10 s (a vanished trainer frees its stream),
+  // and it accepts clients' pings as often as every 5 s, also between calls,
+  // so clients detect a stopped or partitioned server (see README "Failover")
+  // instead of waiting on an open stream forever.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 4000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   auto in_flight = std::make_shared<InFlightCalls::Count>();
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<InFlightCalls>(in_flight));
