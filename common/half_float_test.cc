@@ -81,6 +81,22 @@ TEST(HalfBitsToFloat, InvertsEveryFiniteHalf) {
   }
 }
 
+// Every pair of neighbouring finite halves (positive and negative): the exact
+// midpoint rounds to the even one, a float ulp either side to the nearer one.
+TEST(FloatToHalfBits, EveryMidpointRoundsToNearestEven) {
+  for (uint32_t h = 0; h < 0x7bff; ++h) {
+    for (uint32_t s : {0u, 0x8000u}) {
+      const float lo = HalfBitsToFloat(static_cast<uint16_t>(s | h));
+      const float hi = HalfBitsToFloat(static_cast<uint16_t>(s | (h + 1)));
+      const float mid = (lo + hi) / 2;  // exact: a float has 13 more mantissa bits
+      const uint32_t even = (h & 1) ? h + 1 : h;
+      ASSERT_EQ(FloatToHalfBits(mid), s | even) << std::hex << h;
+      ASSERT_EQ(FloatToHalfBits(std::nextafter(mid, lo)), s | h) << std::hex << h;
+      ASSERT_EQ(FloatToHalfBits(std::nextafter(mid, hi)), s | (h + 1)) << std::hex << h;
+    }
+  }
+}
+
 TEST(FloatToBFloat16Bits, HandComputed) {
   EXPECT_EQ(FloatToBFloat16Bits(1.0f), 0x3f80);
   EXPECT_EQ(FloatToBFloat16Bits(-2.0f), 0xc000);
