@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/half_float.h"
 #include "common/test_support.h"
 
 namespace imagefeed {
@@ -31,6 +32,11 @@ v1::Batch MakeBatch(int n, int c, int h, int w, v1::Layout layout, v1::DType dty
       const double v = f(s, ch, y, x);
       if (dtype == v1::DTYPE_UINT8) {
         data += static_cast<char>(static_cast<uint8_t>(v));
+      } else if (dtype == v1::DTYPE_FLOAT16 || dtype == v1::DTYPE_BFLOAT16) {
+        const float fv = static_cast<float>(v);
+        const uint16_t bits = dtype == v1::DTYPE_FLOAT16 ? FloatToHalfBits(fv) : FloatToBFloat16Bits(fv);
+        data += static_cast<char>(bits & 0xff);
+        data += static_cast<char>(bits >> 8);
       } else {
         const float fv = static_cast<float>(v);
         data.append(reinterpret_cast<const char*>(&fv), 4);
@@ -62,7 +68,9 @@ TEST(DenormalizationTest, FollowsTheRequest) {
     r.set_normalize(mode);
     EXPECT_EQ(DenormalizationFor(r).mode, Mode::kStretch) << mode;
   }
-  r.set_dtype(v1::DTYPE_UINT8);
+  r.set_dtype(v1::DTYPE_FLOAT16);  // the normalized values, like float32
+  EXPECT_EQ(DenormalizationFor(r).mode, Mode::kStretch);
+  r.set_dtype(v1::DTYPE_UINT8);  // raw values, also when a normalization travels with them
   EXPECT_EQ(DenormalizationFor(r).mode, Mode::kIdentity);
 }
 
@@ -150,6 +158,18 @@ TEST(ContactSheetTest, GrayUint8TilesAreReplicatedToRgb) {
   const SheetLayout l = LayoutContactSheet(2, 4, 4);
   const uint8_t* p = Pixel(sheet, l.CellX(1) + 2 * l.zoom, l.CellY(1) + 1 * l.zoom);
   EXPECT_THAT(std::vector<int>(p, p + 3), ElementsAre(106, 106, 106));
+}
+
+// Integers up to 256 are exact in both half types.
+TEST(ContactSheetTest, HalfTilesAreConvertedToFloat) {
+  for (v1::DType dtype : {v1::DTYPE_FLOAT16, v1::DTYPE_BFLOAT16}) {
+    v1::Batch batch = MakeBatch(2, 3, 4, 4, v1::LAYOUT_NCHW, dtype,
+                                [](int s, int c, int y, int x) { return s * 100 + c * 20 + y * 4 + x; });
+    ASSERT_OK_AND_ASSIGN(Image sheet, MakeContactSheet(batch, {}, {Mode::kIdentity}));
+    const SheetLayout l = LayoutContactSheet(2, 4, 4);
+    const uint8_t* p = Pixel(sheet, l.CellX(1) + 2 * l.zoom, l.CellY(1) + 1 * l.zoom);
+    EXPECT_THAT(std::vector<int>(p, p + 3), ElementsAre(106, 126, 146)) << dtype;
+  }
 }
 
 TEST(ContactSheetTest, StretchUsesEachTilesOwnRange) {

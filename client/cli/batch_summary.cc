@@ -12,7 +12,18 @@
 
 namespace imagefeed {
 
-std::string DTypeName(v1::DType dtype) { return dtype == v1::DTYPE_UINT8 ? "uint8" : "float32"; }
+std::string DTypeName(v1::DType dtype) {
+  switch (dtype) {
+    case v1::DTYPE_UINT8:
+      return "uint8";
+    case v1::DTYPE_FLOAT16:
+      return "float16";
+    case v1::DTYPE_BFLOAT16:
+      return "bfloat16";
+    default:
+      return "float32";
+  }
+}
 
 absl::StatusOr<ChannelSummary> SummarizeBatch(const v1::Batch& batch) {
   absl::StatusOr<BatchTensor> t = ViewBatch(batch);
@@ -56,6 +67,10 @@ std::string BatchJson(const v1::Batch& batch, const ChannelSummary& summary) {
   j.DoubleArray("std", summary.std);
   j.DoubleArray("min", summary.min);
   j.DoubleArray("max", summary.max);
+  if (batch.input_scale_size() > 0) {  // raw uint8: model input = value * scale + offset
+    j.DoubleArray("input_scale", {batch.input_scale().begin(), batch.input_scale().end()});
+    j.DoubleArray("input_offset", {batch.input_offset().begin(), batch.input_offset().end()});
+  }
   j.Key("skipped");
   j.BeginArray();
   for (const auto& s : batch.skipped()) {

@@ -19,13 +19,14 @@ struct ChannelSummary {
 absl::StatusOr<ChannelSummary> SummarizeBatch(const v1::Batch& batch);
 
 // One JSON object: epoch, position, shape, dtype, labels, sample_ids, mean,
-// std, min, max, skipped (the `fetch --json` line).
+// std, min, max (of the values as sent: raw for uint8), input_scale and
+// input_offset when the batch carries them, skipped (the `fetch --json` line).
 std::string BatchJson(const v1::Batch& batch, const ChannelSummary& summary);
 
 // One human-readable line.
 std::string BatchLine(const v1::Batch& batch, const ChannelSummary& summary);
 
-// "float32" / "uint8".
+// "float32" / "uint8" / "float16" / "bfloat16".
 std::string DTypeName(v1::DType dtype);
 
 }  // namespace imagefeed

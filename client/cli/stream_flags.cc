@@ -105,7 +105,10 @@ void StreamFlags::Register(FlagSet* f) {
   f->AddDouble("scale", &scale, "rescale: x*scale+offset");
   f->AddDouble("offset", &offset, "rescale: x*scale+offset");
   f->AddEnum("layout", &layout, "tensor layout", {"nchw", "nhwc"});
-  f->AddEnum("dtype", &dtype, "element type (uint8: raw values, no normalization)", {"float32", "uint8"});
+  f->AddEnum("dtype", &dtype,
+             "element type. uint8: raw values; a rescale/standardize/minmax normalization is sent as per-channel "
+             "input_scale/input_offset for the client to apply. float16/bfloat16: the normalized values, rounded",
+             {"float32", "uint8", "float16", "bfloat16"});
   f->AddBool("shuffle", &shuffle, "shuffle with (seed, epoch)");
   f->AddInt("seed", &seed, "shuffle and augmentation seed", 0);
   f->AddInt("epoch", &epoch, "epoch number", 0);
@@ -145,15 +148,18 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
   } else if (random_resized_crop) {
     return absl::InvalidArgumentError("--random_resized_crop needs --size=HxW");
   }
-  // Left unset unless given: the server's default is rescale, and
-  // dtype=uint8 accepts only unset or none.
+  // Left unset unless given: the server's default is rescale, and for
+  // dtype=uint8 unset means raw values.
   for (const auto& [name, mode] : kNormalizations) {
     if (flags.IsSet("normalize") && normalize == name) r.set_normalize(mode);
   }
   if (flags.IsSet("scale")) r.set_scale(static_cast<float>(scale));
   if (flags.IsSet("offset")) r.set_offset(static_cast<float>(offset));
   r.set_layout(layout == "nhwc" ? v1::LAYOUT_NHWC : v1::LAYOUT_NCHW);
-  r.set_dtype(dtype == "uint8" ? v1::DTYPE_UINT8 : v1::DTYPE_FLOAT32);
+  for (const auto& [name, value] : {std::pair{"float32", v1::DTYPE_FLOAT32}, std::pair{"uint8", v1::DTYPE_UINT8},
+                                    std::pair{"float16", v1::DTYPE_FLOAT16}, std::pair{"bfloat16", v1::DTYPE_BFLOAT16}}) {
+    if (dtype == name) r.set_dtype(value);
+  }
   r.set_shuffle(shuffle);
   r.set_seed(static_cast<uint64_t>(seed));
   r.set_epoch(static_cast<uint64_t>(epoch));

@@ -108,6 +108,19 @@ TEST(StreamFlagsTest, OnErrorAndExifOrientation) {
   EXPECT_TRUE(r.ignore_exif_orientation());
 }
 
+TEST(StreamFlagsTest, EveryDTypeMapsToItsEnum) {
+  const std::pair<const char*, v1::DType> dtypes[] = {{"float32", v1::DTYPE_FLOAT32},
+                                                      {"uint8", v1::DTYPE_UINT8},
+                                                      {"float16", v1::DTYPE_FLOAT16},
+                                                      {"bfloat16", v1::DTYPE_BFLOAT16}};
+  for (auto [name, dtype] : dtypes) {
+    ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r, Request({absl::StrCat("--dtype=", name)}));
+    EXPECT_EQ(r.dtype(), dtype) << name;
+  }
+  EXPECT_THAT(Request({"--dtype=half"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  "--dtype: 'half' is not one of float32, uint8, float16, bfloat16"));
+}
+
 TEST(StreamFlagsTest, RankMustBeBelowWorldSize) {
   EXPECT_THAT(Request({"--rank=3", "--world_size=3"}),
               StatusIs(absl::StatusCode::kInvalidArgument, "--rank=3 must be < --world_size=3"));

@@ -141,6 +141,10 @@ class BatchPipeline : public std::enable_shared_from_this<BatchPipeline> {
   // Ends the stream with `status` instead of starting it.
   void Abort(absl::Status status);
 
+  // The plan's transform, with the statistics Begin() set. Read it only for a
+  // batch Next() returned (Next() locks after Begin() wrote them).
+  const SampleTransform& transform() const { return plan_.transform; }
+
   enum class Poll { kBatch, kPending, kDone };
   // kBatch: *out holds the next batch. kPending: not ready; on_ready follows.
   // kDone: the stream is over; *final_status is OK, CANCELLED or the error

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/half_float.h"
 #include "common/random.h"
 
 namespace imagefeed {
@@ -46,7 +47,40 @@ struct HeldScratch {
   void (*release)();
 };
 
+// The float32 staging buffer of a half-dtype output sample.
+size_t HalfStagingBytes(int out_width, int out_height, const SampleTransform& transform) {
+  if (transform.dtype != OutputDType::kFloat16 && transform.dtype != OutputDType::kBFloat16) return 0;
+  return FloatImageBytes(out_width, out_height, transform.out_channels);
+}
+
 }  // namespace
+
+size_t ElementBytes(OutputDType dtype) {
+  switch (dtype) {
+    case OutputDType::kUint8:
+      return 1;
+    case OutputDType::kFloat16:
+    case OutputDType::kBFloat16:
+      return 2;
+    case OutputDType::kFloat32:
+      break;
+  }
+  return 4;
+}
+
+const char* OutputDTypeName(OutputDType dtype) {
+  switch (dtype) {
+    case OutputDType::kUint8:
+      return "uint8";
+    case OutputDType::kFloat16:
+      return "float16";
+    case OutputDType::kBFloat16:
+      return "bfloat16";
+    case OutputDType::kFloat32:
+      break;
+  }
+  return "float32";
+}
 
 SampleScratch& ThreadSampleScratch() {
   thread_local SampleScratch scratch;
@@ -59,13 +93,14 @@ size_t SampleScratchBytes(const ImageHeader& header, const SampleTransform& tran
   const int out_w = transform.out_width > 0 ? transform.out_width : w;
   const int out_h = transform.out_height > 0 ? transform.out_height : h;
   return header.decoded_bytes() + header.decoder_scratch_bytes +
-         ResizeBytes(w, h, c, out_w, out_h, transform) + FloatImageBytes(out_w, out_h, c);
+         ResizeBytes(w, h, c, out_w, out_h, transform) + FloatImageBytes(out_w, out_h, c) +
+         HalfStagingBytes(out_w, out_h, transform);
 }
 
 size_t ThreadSampleScratchBytes() {
   const SampleScratch& s = ThreadSampleScratch();
   return CapacityBytes(s.file_bytes) + CapacityBytes(s.decoded.data) + CapacityBytes(s.resized.data) +
-         ThreadDecoderScratchBytes() + ThreadResizeScratchBytes();
+         CapacityBytes(s.normalized) + ThreadDecoderScratchBytes() + ThreadResizeScratchBytes();
 }
 
 void TrimSampleScratch(size_t keep_bytes) {
@@ -73,6 +108,7 @@ void TrimSampleScratch(size_t keep_bytes) {
       {CapacityBytes(ThreadSampleScratch().file_bytes), [] { ReleaseIfLarger(&ThreadSampleScratch().file_bytes, 0); }},
       {CapacityBytes(ThreadSampleScratch().decoded.data), [] { ReleaseIfLarger(&ThreadSampleScratch().decoded.data, 0); }},
       {CapacityBytes(ThreadSampleScratch().resized.data), [] { ReleaseIfLarger(&ThreadSampleScratch().resized.data, 0); }},
+      {CapacityBytes(ThreadSampleScratch().normalized), [] { ReleaseIfLarger(&ThreadSampleScratch().normalized, 0); }},
       {ThreadDecoderScratchBytes(), ReleaseDecoderScratch},
       {ThreadResizeScratchBytes(), ReleaseResizeScratch},
   };
@@ -108,12 +144,25 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
 }
 
 void WriteSample(const FloatImage& resized, const SampleTransform& transform, uint8_t* slot) {
-  if (transform.dtype == OutputDType::kUint8) {
-    ConvertToUint8(resized, transform.out_channels, transform.layout, slot);
-  } else {
-    NormalizeInto(resized, transform.out_channels, transform.normalize, transform.layout,
-                  reinterpret_cast<float*>(slot));
+  switch (transform.dtype) {
+    case OutputDType::kUint8:
+      ConvertToUint8(resized, transform.out_channels, transform.layout, slot);
+      return;
+    case OutputDType::kFloat16:
+    case OutputDType::kBFloat16: {
+      // Normalized in float32 exactly as for kFloat32, then rounded once.
+      std::vector<float>& staged = ThreadSampleScratch().normalized;
+      const size_t n = static_cast<size_t>(resized.width) * resized.height * transform.out_channels;
+      staged.resize(n);
+      NormalizeInto(resized, transform.out_channels, transform.normalize, transform.layout, staged.data());
+      (transform.dtype == OutputDType::kFloat16 ? StoreF16 : StoreBF16)(staged.data(), n, slot);
+      return;
+    }
+    case OutputDType::kFloat32:
+      break;
   }
+  NormalizeInto(resized, transform.out_channels, transform.normalize, transform.layout,
+                reinterpret_cast<float*>(slot));
 }
 
 }  // namespace imagefeed

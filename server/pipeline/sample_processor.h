@@ -14,7 +14,16 @@
 
 namespace imagefeed {
 
-enum class OutputDType { kFloat32, kUint8 };
+// The element type of a batch. kUint8 carries rounded raw values (the
+// normalization travels as input_scale/input_offset); the half types carry
+// the normalized float32 values rounded to nearest even.
+enum class OutputDType { kFloat32, kUint8, kFloat16, kBFloat16 };
+
+// Bytes per element of `dtype`: 4, 1, 2, 2.
+size_t ElementBytes(OutputDType dtype);
+
+// "float32", "uint8", "float16", "bfloat16".
+const char* OutputDTypeName(OutputDType dtype);
 
 // What happens to every sample of a stream, from file bytes to tensor slot.
 struct SampleTransform {
@@ -30,7 +39,7 @@ struct SampleTransform {
   uint64_t seed = 0;
   uint64_t epoch = 0;
 
-  size_t element_bytes() const { return dtype == OutputDType::kUint8 ? 1 : 4; }
+  size_t element_bytes() const { return ElementBytes(dtype); }
   // Bytes of one output sample of `h` x `w`.
   size_t SampleBytes(int h, int w) const {
     return static_cast<size_t>(h) * w * out_channels * element_bytes();
@@ -49,6 +58,8 @@ struct SampleScratch {
   std::vector<uint8_t> file_bytes;
   Image decoded;
   FloatImage resized;
+  // The normalized float32 sample before its conversion to a half dtype.
+  std::vector<float> normalized;
 };
 SampleScratch& ThreadSampleScratch();
 
@@ -77,7 +88,9 @@ void TrimSampleScratch(size_t keep_bytes);
 absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
                              int64_t sample_id, FloatImage* resized, SampleTimings* timings = nullptr);
 
-// Writes `resized` into one output slot (normalization, channels, layout, dtype).
+// Writes `resized` into one output slot (normalization, channels, layout,
+// dtype). The half dtypes go through the calling thread's
+// SampleScratch::normalized (float32), then StoreF16/StoreBF16.
 void WriteSample(const FloatImage& resized, const SampleTransform& transform, uint8_t* slot);
 
 }  // namespace imagefeed

@@ -35,6 +35,38 @@ TEST(SampleProcessorTest, SixteenBitKeepsPrecisionInFloatAndTruncatesForUint8) {
   }
 }
 
+// Values whose float16 / bfloat16 bit patterns are known by hand.
+TEST(SampleProcessorTest, HalfDTypesRoundTheNormalizedValues) {
+  FloatImage img;
+  img.width = 2;
+  img.height = 1;
+  img.channels = 3;
+  img.data = {1.0f, 65504.0f, 65520.0f, 0.0f, -2.0f, 255.0f};  // HWC
+  SampleTransform t;
+  t.normalize.mode = NormalizeMode::kNone;
+  t.layout = TensorLayout::kNCHW;
+  auto written = [&](OutputDType dtype) {
+    t.dtype = dtype;
+    std::vector<uint8_t> slot(t.SampleBytes(1, 2));
+    WriteSample(img, t, slot.data());
+    std::vector<uint16_t> v(slot.size() / 2);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint16_t>(slot[2 * i] | slot[2 * i + 1] << 8);
+    return v;
+  };
+  EXPECT_EQ(t.element_bytes(), 4u);
+  // NCHW: channel 0 = {1, 0}, channel 1 = {65504, -2}, channel 2 = {65520, 255}.
+  EXPECT_THAT(written(OutputDType::kFloat16),
+              ::testing::ElementsAre(0x3c00, 0x0000, 0x7bff, 0xc000, 0x7c00, 0x5bf8));
+  EXPECT_THAT(written(OutputDType::kBFloat16),
+              ::testing::ElementsAre(0x3f80, 0x0000, 0x4780, 0xc000, 0x4780, 0x437f));
+  EXPECT_EQ(t.element_bytes(), 2u);
+  // The normalization is applied before the rounding: 255 * (1/255) = 1.
+  t.normalize.mode = NormalizeMode::kRescale;
+  img.data = {255.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  EXPECT_EQ(written(OutputDType::kFloat16)[0], 0x3c00);
+  EXPECT_EQ(written(OutputDType::kBFloat16)[0], 0x3f80);
+}
+
 TEST(SampleProcessorTest, FlipAndCropFollowTheSampleSeed) {
   Image img = MakeGradientImage(20, 10, 3);
   auto png = EncodePng(img);
@@ -93,13 +125,14 @@ std::vector<Fixture> Fixtures() {
 }
 
 std::vector<SampleTransform> Transforms() {
-  std::vector<SampleTransform> all(5);
-  for (int i = 1; i < 5; ++i) all[i].out_width = all[i].out_height = 224;
+  std::vector<SampleTransform> all(6);
+  for (int i = 1; i < 6; ++i) all[i].out_width = all[i].out_height = 224;
   all[2].augment.resize_mode = ResizeMode::kShorterSide;
   all[3].augment.random_resized_crop = true;
   all[3].augment.random_flip = true;
   all[4].out_height = 100;  // upscale one side, shrink the other
   all[4].dtype = OutputDType::kUint8;
+  all[5].dtype = OutputDType::kFloat16;  // stages the float32 sample before converting it
   return all;
 }
 
@@ -108,7 +141,10 @@ std::vector<SampleTransform> Transforms() {
 size_t MeasuredScratch(const std::string& file, const SampleTransform& t, int64_t id) {
   TrimSampleScratch(0);
   EXPECT_EQ(ThreadSampleScratchBytes(), 0u);
-  EXPECT_OK(DecodeAndResize(Bytes(file), t, id, &ThreadSampleScratch().resized));
+  FloatImage& resized = ThreadSampleScratch().resized;
+  EXPECT_OK(DecodeAndResize(Bytes(file), t, id, &resized));
+  std::vector<uint8_t> slot(t.SampleBytes(resized.height, resized.width));  // not sample scratch
+  WriteSample(resized, t, slot.data());
   return ThreadSampleScratchBytes();
 }
 

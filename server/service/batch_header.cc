@@ -14,10 +14,34 @@ v1::EvenShards EvenShardsProto(EvenShards e) {
   return v1::EVEN_SHARDS_NONE;
 }
 
+void SetInputNormalization(const SampleTransform& transform, v1::Batch* header) {
+  if (transform.dtype != OutputDType::kUint8 || transform.normalize.mode == NormalizeMode::kNone) return;
+  std::array<float, 3> scale{}, offset{};
+  if (!ChannelAffine(transform.normalize, &scale, &offset)) return;  // refused by PlanStream
+  for (int c = 0; c < transform.out_channels; ++c) {
+    header->add_input_scale(scale[c]);
+    header->add_input_offset(offset[c]);
+  }
+}
+
 v1::Batch BatchHeader(const BatchResult& batch, const SampleTransform& transform) {
   v1::Batch header;
   for (int64_t d : batch.shape) header.add_shape(d);
-  header.set_dtype(transform.dtype == OutputDType::kUint8 ? v1::DTYPE_UINT8 : v1::DTYPE_FLOAT32);
+  switch (transform.dtype) {
+    case OutputDType::kUint8:
+      header.set_dtype(v1::DTYPE_UINT8);
+      break;
+    case OutputDType::kFloat16:
+      header.set_dtype(v1::DTYPE_FLOAT16);
+      break;
+    case OutputDType::kBFloat16:
+      header.set_dtype(v1::DTYPE_BFLOAT16);
+      break;
+    case OutputDType::kFloat32:
+      header.set_dtype(v1::DTYPE_FLOAT32);
+      break;
+  }
+  SetInputNormalization(transform, &header);
   header.set_layout(transform.layout == TensorLayout::kNHWC ? v1::LAYOUT_NHWC : v1::LAYOUT_NCHW);
   for (int64_t l : batch.labels) header.add_labels(l);
   for (int64_t id : batch.sample_ids) header.add_sample_ids(id);

@@ -190,7 +190,6 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const 
   plan.metrics = record->metrics;
   plan.samples_decoded = &samples_decoded_;
   plan.on_skip = [this, name = request.dataset()](const SkippedSample& s) { LogSkip(name, s); };
-  SampleTransform transform = plan.transform;
   auto pipeline = BatchPipeline::Create(std::move(plan), PipelineRuntime{&pool_, buffers_, &scratch_budget_},
                                         std::move(on_ready));
   record->pipeline = pipeline;
@@ -206,11 +205,14 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const 
   } else {
     start = [pipeline] { pipeline->Begin(nullptr); };
   }
-  auto on_batch = [this, record, served, transform](const BatchResult& batch) {
-    OnBatch(record.get(), *served, transform, batch);
+  // The pipeline's transform, not a copy of the plan's: Begin() adds the
+  // dataset statistics that uint8 batches carry as input_scale/input_offset.
+  // The session owns the pipeline as long as it calls on_batch.
+  auto on_batch = [this, record, served, p = pipeline.get()](const BatchResult& batch) {
+    OnBatch(record.get(), *served, p->transform(), batch);
   };
-  return std::make_unique<StreamSession>(pipeline, std::move(transform), std::move(start),
-                                         [this, id] { EndStream(id); }, std::move(on_batch));
+  return std::make_unique<StreamSession>(pipeline, std::move(start), [this, id] { EndStream(id); },
+                                         std::move(on_batch));
 }
 
 void ImageFeedCore::OnBatch(StreamRecord* record, const Served& served, const SampleTransform& transform,

@@ -56,10 +56,16 @@ std::string RequestSummary(const v1::StreamBatchesRequest& r) {
   } else {
     absl::StrAppend(&s, "native size");
   }
-  absl::StrAppend(&s, " ", r.dtype() == v1::DTYPE_UINT8 ? "uint8" : "float32", " ",
-                  r.layout() == v1::LAYOUT_NHWC ? "NHWC" : "NCHW");
+  const bool uint8 = r.dtype() == v1::DTYPE_UINT8;
+  const std::string dtype = r.dtype() == v1::DTYPE_UNSPECIFIED ? "float32" : EnumWord(v1::DType_Name(r.dtype()), "DTYPE_");
+  absl::StrAppend(&s, " ", dtype, " ", r.layout() == v1::LAYOUT_NHWC ? "NHWC" : "NCHW");
   const v1::Normalization n = r.normalize() == v1::NORMALIZATION_UNSPECIFIED ? v1::NORMALIZATION_RESCALE : r.normalize();
-  if (r.dtype() != v1::DTYPE_UINT8) absl::StrAppend(&s, " ", EnumWord(v1::Normalization_Name(n), "NORMALIZATION_"));
+  // uint8 with a normalization sends raw values and the parameters ("uint8 NCHW (standardize)").
+  if (!uint8) {
+    absl::StrAppend(&s, " ", EnumWord(v1::Normalization_Name(n), "NORMALIZATION_"));
+  } else if (r.normalize() != v1::NORMALIZATION_UNSPECIFIED && r.normalize() != v1::NORMALIZATION_NONE) {
+    absl::StrAppend(&s, " (", EnumWord(v1::Normalization_Name(n), "NORMALIZATION_"), ")");
+  }
   if (r.random_resized_crop()) absl::StrAppend(&s, ", random crop");
   if (r.random_flip()) absl::StrAppend(&s, ", flip");
   if (r.shuffle()) absl::StrAppend(&s, ", shuffle seed ", r.seed());

@@ -1,6 +1,7 @@
 #include "server/service/stream_request.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -114,14 +115,32 @@ absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r,
     case v1::DTYPE_UINT8:
       t.dtype = OutputDType::kUint8;
       break;
+    case v1::DTYPE_FLOAT16:
+      t.dtype = OutputDType::kFloat16;
+      break;
+    case v1::DTYPE_BFLOAT16:
+      t.dtype = OutputDType::kBFloat16;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("dtype: unknown value ", r.dtype()));
   }
   t.decode.max_pixels = limits.max_pixels;
   t.decode.apply_exif_orientation = !r.ignore_exif_orientation();
-  if (t.dtype == OutputDType::kUint8 && r.normalize() != v1::NORMALIZATION_UNSPECIFIED &&
-      r.normalize() != v1::NORMALIZATION_NONE) {
-    return absl::InvalidArgumentError("dtype=UINT8 delivers raw values: normalize must be unset or NONE");
+  if (t.dtype == OutputDType::kUint8) {
+    // Raw values; a per-channel affine normalization travels as the batch's
+    // input_scale/input_offset. Unset (without scale/offset) means raw
+    // values here, not RESCALE's 1/255.
+    if (r.normalize() == v1::NORMALIZATION_UNSPECIFIED && !r.has_scale() && !r.has_offset()) {
+      t.normalize.mode = NormalizeMode::kNone;
+    }
+    std::array<float, 3> unused_scale, unused_offset;
+    if (!ChannelAffine(t.normalize, &unused_scale, &unused_offset)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dtype=UINT8 sends raw values and carries a per-channel normalization for the client to apply; normalize=",
+          v1::Normalization_Name(r.normalize()),
+          " depends on each image: use dtype FLOAT32, FLOAT16 or BFLOAT16, or normalize NONE, RESCALE, "
+          "STANDARDIZE or MINMAX"));
+    }
   }
   switch (r.resize_mode()) {
     case v1::RESIZE_MODE_UNSPECIFIED:
@@ -229,7 +248,7 @@ absl::StatusOr<BatchPlan> PlanStream(const v1::StreamBatchesRequest& r, std::sha
     if (bytes > limits.max_batch_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
           "a batch of ", r.batch_size(), " x ", plan.transform.out_channels, " x ", r.height(), " x ", r.width(),
-          plan.transform.dtype == OutputDType::kUint8 ? " uint8" : " float32", " is ", bytes,
+          " ", OutputDTypeName(plan.transform.dtype), " is ", bytes,
           " bytes, above the server's cap max_batch_bytes=", limits.max_batch_bytes,
           "; use a smaller batch_size or size"));
     }

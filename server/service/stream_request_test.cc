@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/test_support.h"
+#include "server/service/batch_header.h"
 
 namespace imagefeed {
 namespace {
@@ -123,10 +124,85 @@ TEST_F(StreamRequestTest, ExifAndUint8Options) {
   EXPECT_FALSE(plan.transform.decode.apply_exif_orientation);
   EXPECT_EQ(plan.on_error, OnError::kFail);
   request_.set_dtype(v1::DTYPE_UINT8);
-  request_.set_normalize(v1::NORMALIZATION_STANDARDIZE);
-  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "normalize must be unset or NONE"));
   request_.set_normalize(v1::NORMALIZATION_NONE);
   EXPECT_OK(Plan());
+}
+
+TEST_F(StreamRequestTest, Uint8TakesOnlyPerChannelNormalizations) {
+  request_.set_dtype(v1::DTYPE_UINT8);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_EQ(plan.transform.normalize.mode, NormalizeMode::kNone);  // unset: raw values, not 1/255
+  for (v1::Normalization n : {v1::NORMALIZATION_RESCALE, v1::NORMALIZATION_STANDARDIZE, v1::NORMALIZATION_MINMAX}) {
+    request_.set_normalize(n);
+    EXPECT_OK(Plan()) << n;
+  }
+  for (v1::Normalization n : {v1::NORMALIZATION_L2, v1::NORMALIZATION_PER_IMAGE_STANDARDIZE,
+                              v1::NORMALIZATION_PER_IMAGE_MINMAX}) {
+    request_.set_normalize(n);
+    EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "depends on each image: use dtype FLOAT32, FLOAT16"))
+        << n;
+  }
+  request_.clear_normalize();
+  request_.set_scale(2.0f);  // unset with a scale is RESCALE, as for float32
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  EXPECT_EQ(plan.transform.normalize.mode, NormalizeMode::kRescale);
+}
+
+TEST_F(StreamRequestTest, HalfDTypesTakeEveryNormalizationAndHalveTheBytes) {
+  for (auto [proto, dtype] : {std::pair{v1::DTYPE_FLOAT16, OutputDType::kFloat16},
+                              std::pair{v1::DTYPE_BFLOAT16, OutputDType::kBFloat16}}) {
+    request_.set_dtype(proto);
+    request_.set_normalize(v1::NORMALIZATION_PER_IMAGE_STANDARDIZE);
+    ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+    EXPECT_EQ(plan.transform.dtype, dtype);
+    EXPECT_EQ(plan.transform.SampleBytes(32, 48), 32u * 48 * 3 * 2);
+  }
+  request_.set_batch_size(64);
+  request_.set_height(224);
+  request_.set_width(224);
+  limits_.max_batch_bytes = 10 << 20;  // float32's 38535168 bytes do not fit, bfloat16's do not either
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "224 x 224 bfloat16 is 19267584 bytes"));
+  request_.set_dtype(static_cast<v1::DType>(5));
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "dtype: unknown value 5"));
+}
+
+// input_scale/input_offset against values computed by hand from the statistics.
+TEST_F(StreamRequestTest, Uint8BatchesCarryTheChannelAffine) {
+  request_.set_dtype(v1::DTYPE_UINT8);
+  request_.set_normalize(v1::NORMALIZATION_STANDARDIZE);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  plan.transform.normalize.mean = {0.5, 0.25, 0.0};
+  plan.transform.normalize.std = {0.25, 0.5, 0.0};  // a zero std gives 0 (divide-no-nan)
+  v1::Batch header;
+  SetInputNormalization(plan.transform, &header);
+  EXPECT_THAT(header.input_scale(), ::testing::ElementsAre(4.0f / 255.0f, 2.0f / 255.0f, 0.0f));
+  EXPECT_THAT(header.input_offset(), ::testing::ElementsAre(-2.0f, -0.5f, 0.0f));
+
+  request_.set_normalize(v1::NORMALIZATION_RESCALE);
+  request_.set_scale(0.5f);
+  request_.set_offset(-1.0f);
+  color_mode_ = ColorMode::kGrayscale;
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  header.Clear();
+  SetInputNormalization(plan.transform, &header);
+  EXPECT_THAT(header.input_scale(), ::testing::ElementsAre(0.5f));
+  EXPECT_THAT(header.input_offset(), ::testing::ElementsAre(-1.0f));
+
+  for (v1::DType dtype : {v1::DTYPE_FLOAT32, v1::DTYPE_FLOAT16, v1::DTYPE_BFLOAT16}) {  // already the model input
+    request_.set_dtype(dtype);
+    ASSERT_OK_AND_ASSIGN(plan, Plan());
+    header.Clear();
+    SetInputNormalization(plan.transform, &header);
+    EXPECT_EQ(header.input_scale_size(), 0);
+  }
+  request_.set_dtype(v1::DTYPE_UINT8);
+  request_.set_normalize(v1::NORMALIZATION_NONE);
+  request_.clear_scale();
+  request_.clear_offset();
+  ASSERT_OK_AND_ASSIGN(plan, Plan());
+  header.Clear();
+  SetInputNormalization(plan.transform, &header);
+  EXPECT_EQ(header.input_scale_size(), 0);
 }
 
 TEST_F(StreamRequestTest, GrayscaleDatasetsHaveOneChannel) {

@@ -4,11 +4,9 @@
 
 namespace imagefeed {
 
-StreamSession::StreamSession(std::shared_ptr<BatchPipeline> pipeline, SampleTransform transform,
-                             std::function<void()> start, std::function<void()> on_end,
-                             std::function<void(const BatchResult&)> on_batch)
+StreamSession::StreamSession(std::shared_ptr<BatchPipeline> pipeline, std::function<void()> start,
+                             std::function<void()> on_end, std::function<void(const BatchResult&)> on_batch)
     : pipeline_(std::move(pipeline)),
-      transform_(std::move(transform)),
       start_(std::move(start)),
       on_end_(std::move(on_end)),
       on_batch_(std::move(on_batch)) {}

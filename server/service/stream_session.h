@@ -29,8 +29,8 @@ class StreamSession {
   // `start` begins the pipeline's work (at Start()); `on_end` runs once when
   // the session is destroyed (admission bookkeeping); `on_batch`, if set,
   // sees every batch as it is handed to the transport (no session lock held).
-  StreamSession(std::shared_ptr<BatchPipeline> pipeline, SampleTransform transform, std::function<void()> start,
-                std::function<void()> on_end, std::function<void(const BatchResult&)> on_batch = {});
+  StreamSession(std::shared_ptr<BatchPipeline> pipeline, std::function<void()> start, std::function<void()> on_end,
+                std::function<void(const BatchResult&)> on_batch = {});
   ~StreamSession();
   StreamSession(const StreamSession&) = delete;
   StreamSession& operator=(const StreamSession&) = delete;
@@ -49,7 +49,9 @@ class StreamSession {
   // running on_ready to return. Idempotent; the destructor calls it too.
   void Close();
 
-  const SampleTransform& transform() const { return transform_; }
+  // The stream's transform, including the dataset statistics (which arrive
+  // after construction): read it for a batch an Action carried.
+  const SampleTransform& transform() const { return pipeline_->transform(); }
 
  private:
   Action Finish(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -57,7 +59,6 @@ class StreamSession {
 
   // Constant after construction.
   std::shared_ptr<BatchPipeline> pipeline_;  // constant until destruction
-  const SampleTransform transform_;
   std::function<void()> start_;
   const std::function<void()> on_end_;
   const std::function<void(const BatchResult&)> on_batch_;

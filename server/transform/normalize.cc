@@ -47,7 +47,46 @@ ImageMoments Moments(const FloatImage& src, int out_channels) {
   return m;
 }
 
+// The coefficients (in double) of the modes that do not depend on the image.
+bool DatasetAffine(const NormalizeParams& params, std::array<double, 3>* a, std::array<double, 3>* b) {
+  switch (params.mode) {
+    case NormalizeMode::kNone:
+      a->fill(1);
+      b->fill(0);
+      return true;
+    case NormalizeMode::kRescale:
+      a->fill(params.scale);
+      b->fill(params.offset);
+      return true;
+    case NormalizeMode::kStandardize:
+      for (int c = 0; c < 3; ++c) {
+        (*a)[c] = SafeDiv(1.0 / 255.0, params.std[c]);
+        (*b)[c] = params.std[c] == 0.0 ? 0.0 : -params.mean[c] / params.std[c];
+      }
+      return true;
+    case NormalizeMode::kMinMax:
+      for (int c = 0; c < 3; ++c) {
+        double range = params.max[c] - params.min[c];
+        (*a)[c] = SafeDiv(1.0 / 255.0, range);
+        (*b)[c] = range == 0.0 ? 0.0 : -params.min[c] / range;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
+
+bool ChannelAffine(const NormalizeParams& params, std::array<float, 3>* scale, std::array<float, 3>* offset) {
+  std::array<double, 3> a{}, b{};
+  if (!DatasetAffine(params, &a, &b)) return false;
+  for (int c = 0; c < 3; ++c) {
+    (*scale)[c] = static_cast<float>(a[c]);
+    (*offset)[c] = static_cast<float>(b[c]);
+  }
+  return true;
+}
 
 void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
                    float* dst) {
@@ -58,25 +97,6 @@ void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParam
     b.fill(bv);
   };
   switch (params.mode) {
-    case NormalizeMode::kNone:
-      set_all(1, 0);
-      break;
-    case NormalizeMode::kRescale:
-      set_all(params.scale, params.offset);
-      break;
-    case NormalizeMode::kStandardize:
-      for (int c = 0; c < 3; ++c) {
-        a[c] = SafeDiv(1.0 / 255.0, params.std[c]);
-        b[c] = params.std[c] == 0.0 ? 0.0 : -params.mean[c] / params.std[c];
-      }
-      break;
-    case NormalizeMode::kMinMax:
-      for (int c = 0; c < 3; ++c) {
-        double range = params.max[c] - params.min[c];
-        a[c] = SafeDiv(1.0 / 255.0, range);
-        b[c] = range == 0.0 ? 0.0 : -params.min[c] / range;
-      }
-      break;
     case NormalizeMode::kL2: {
       ImageMoments m = Moments(src, out_channels);
       set_all(SafeDiv(1.0, std::sqrt(m.sum_sq)), 0);
@@ -96,6 +116,9 @@ void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParam
       set_all(SafeDiv(1.0, range), range == 0.0 ? 0.0 : -m.min / range);
       break;
     }
+    default:
+      DatasetAffine(params, &a, &b);
+      break;
   }
   std::array<float, 3> af{}, bf{};
   for (int c = 0; c < 3; ++c) {

@@ -34,6 +34,12 @@ struct NormalizeParams {
 
 enum class TensorLayout { kNCHW, kNHWC };
 
+// The per-channel affine map of the modes that do not depend on the image
+// (none, rescale, standardize, minmax): output = scale[c] * x + offset[c] in
+// float32, exactly the coefficients NormalizeInto applies. False (and the
+// arrays untouched) for the per-image modes (l2, per_image_*).
+bool ChannelAffine(const NormalizeParams& params, std::array<float, 3>* scale, std::array<float, 3>* offset);
+
 // Writes `src` (float HWC on the 8-bit scale, 1 or 3 channels) as one sample
 // of `out_channels` (1 or 3) channels into `dst` (H*W*out_channels floats) in
 // `layout`. 1 -> 3 channels replicates gray; 3 -> 1 takes ITU-R 601 luma.

@@ -75,11 +75,20 @@ def split_data(raw):
     return header, offset, length
 
 
-def numpy_dtype(dtype_enum):
-    """np.dtype for a DType enum value (little-endian, as the protocol says)."""
+def dtype_name(dtype_enum):
+    """"float32", "uint8", "float16", "bfloat16" (or None) for a DType enum value."""
     name = _DTYPE_NAMES.get(dtype_enum)
-    if name == "unspecified":
-        name = "float32"
+    return "float32" if name == "unspecified" else name
+
+
+def numpy_dtype(dtype_enum):
+    """np.dtype for a DType enum value (little-endian, as the protocol says). numpy has
+    no bfloat16: its values come as their raw bits, uint16."""
+    name = dtype_name(dtype_enum)
+    if name == "bfloat16":
+        name = "uint16"
+    if name is None:
+        raise WireError(f"batch dtype {dtype_enum} is unknown to this client (update imagefeed)")
     try:
         return np.dtype(name).newbyteorder("<")
     except TypeError:
@@ -101,6 +110,14 @@ class Batch:
     skipped     list of dicts {sample_id, path, reason} (samples left out under
                 on_error="skip").
     layout      "nchw" or "nhwc".
+    dtype       the wire dtype: "float32", "uint8", "float16" or "bfloat16". numpy has no
+                bfloat16, so for "bfloat16" `images` is uint16 holding the raw bits
+                (imagefeed.torch views them as torch.bfloat16; as_float32() widens them).
+    input_scale, input_offset
+                None, or float32 arrays of one value per channel when `images` are raw
+                uint8 values of a per-channel normalization (dtype="uint8" with normalize
+                "rescale" with a scale/offset, "standardize" or "minmax"): the model input
+                is images * input_scale[c] + input_offset[c] (as_float32() computes it).
     stream, target
                 index and address of the server that sent it (several with fan-in);
                 `position` and `span` refer to that server's stream.
@@ -108,7 +125,25 @@ class Batch:
     """
 
     __slots__ = ("images", "labels", "sample_ids", "epoch", "position", "span", "skipped",
-                 "layout", "stream", "target", "message")
+                 "layout", "stream", "target", "message", "dtype", "input_scale", "input_offset")
+
+    def as_float32(self):
+        """The model input as a new float32 array: float16 and bfloat16 widened exactly,
+        raw uint8 times input_scale plus input_offset per channel (a float32 multiply, then
+        an add, as dtype="float32" computes it on the server). A float32 batch is returned
+        as it is (the read-only view, no copy)."""
+        images = self.images
+        if self.dtype == "float32":
+            return images
+        if self.dtype == "bfloat16":
+            out = (images.astype(np.uint32) << 16).view(np.float32)
+        else:
+            out = images.astype(np.float32)
+        if self.input_scale is not None:
+            shape = (1, -1, 1, 1) if self.layout == "nchw" else (1, 1, 1, -1)
+            out *= self.input_scale.reshape(shape)
+            out += self.input_offset.reshape(shape)
+        return out
 
     @property
     def next_start(self):
@@ -151,4 +186,13 @@ def decode_batch(raw, stream=0, target=""):
     b.stream = stream
     b.target = target
     b.message = msg
+    b.dtype = dtype_name(msg.dtype)
+    b.input_scale = b.input_offset = None
+    if msg.input_scale:
+        channels = shape[1] if b.layout == "nchw" else shape[-1]
+        if len(shape) != 4 or len(msg.input_scale) != channels or len(msg.input_offset) != channels:
+            raise WireError(f"batch carries {len(msg.input_scale)} input_scale and {len(msg.input_offset)} "
+                            f"input_offset values for shape {list(shape)} ({b.layout})")
+        b.input_scale = np.array(msg.input_scale, dtype=np.float32)
+        b.input_offset = np.array(msg.input_offset, dtype=np.float32)
     return b

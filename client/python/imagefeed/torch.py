@@ -29,6 +29,7 @@ import weakref
 from time import perf_counter
 
 import grpc
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
@@ -47,31 +48,81 @@ except ImportError:  # pragma: no cover
 _DATASETS = weakref.WeakValueDictionary()
 
 
-def _tensor(array):
+def _tensor(array, bfloat16=False):
     # Batch arrays view the received (immutable) message bytes; torch has no read-only
     # tensors and warns. Writing into the tensor is possible and harmless (nothing else
     # uses those bytes), but prefer out-of-place ops on `images`.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        if bfloat16:  # numpy holds the raw bits as uint16, which torch 1.13 cannot wrap; int16 it can
+            return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
         return torch.from_numpy(array)
 
 
+def _images_tensor(batch):
+    return _tensor(batch.images, bfloat16=batch.dtype == "bfloat16")
+
+
 def to_tensors(batch):
-    """(images, labels) of an imagefeed.Batch as torch tensors, without copying."""
-    return _tensor(batch.images), _tensor(batch.labels)
+    """(images, labels) of an imagefeed.Batch as torch tensors, without copying (bfloat16
+    batches as torch.bfloat16; raw uint8 as uint8: see model_input)."""
+    return _images_tensor(batch), _tensor(batch.labels)
+
+
+def model_input(images, layout="nchw", input_scale=None, input_offset=None, device=None, model_dtype=None):
+    """The model input of a batch's images tensor (as received), computed on `device`.
+
+    The tensor moves to `device` first (None: stays where it is; non_blocking, so pinned
+    memory copies asynchronously), so the bytes that cross PCIe are the wire's: uint8 or
+    16-bit. There, raw uint8 values with input_scale/input_offset (one per channel, as
+    imagefeed.Batch carries them) become images * scale[c] + offset[c], computed in float32
+    as the server's dtype="float32" computes it (a multiply, then an add). float16 and
+    bfloat16 are the model input already. The result has `model_dtype`, by default
+    torch.float32 for uint8 with a normalization, float16 and bfloat16; raw uint8 without
+    one (normalize unset or "none") stays uint8 unless model_dtype is given.
+    """
+    x = images if device is None else images.to(device, non_blocking=True)
+    if input_scale is None and model_dtype is None and x.dtype == torch.uint8:
+        return x
+    if input_scale is not None:
+        shape = (1, -1, 1, 1) if layout == "nchw" else (1, 1, 1, -1)
+        scale = torch.as_tensor(input_scale, dtype=torch.float32, device=x.device).reshape(shape)
+        offset = torch.as_tensor(input_offset, dtype=torch.float32, device=x.device).reshape(shape)
+        x = x.to(torch.float32) * scale + offset  # out of place: never writes the received bytes
+    return x.to(model_dtype or torch.float32)
+
+
+def batch_model_input(batch, device=None, model_dtype=None):
+    """model_input() of an imagefeed.Batch."""
+    return model_input(_images_tensor(batch), batch.layout, batch.input_scale, batch.input_offset,
+                       device=device, model_dtype=model_dtype)
 
 
 class TorchBatch:
     """One batch as torch tensors. Unpacks like the pair (images, labels); also carries
     sample_ids (int64 tensor), epoch, position, span, skipped and the stream it came from.
 
+    `images` is the model input (see model_input): computed on first access, on the
+    dataset's `device` with its `model_dtype`, in the process that reads it (after the
+    DataLoader handed the batch over, so workers never touch the GPU). `wire_images` is the
+    tensor as received (uint8, float16, bfloat16 or float32, on the CPU), `input_scale` and
+    `input_offset` the per-channel normalization of raw uint8 (None otherwise), `layout`
+    "nchw" or "nhwc".
+
     It counts as delivered for ImageFeedDataset.state_dict() once it is unpacked, indexed,
     or its images, labels or sample_ids are read in the process that owns the dataset
     (batches a DataLoader has prefetched but not handed out do not count).
     """
 
-    def __init__(self, images, labels, sample_ids, epoch, position, span, skipped, stream, owner):
-        self._images = images
+    def __init__(self, images, labels, sample_ids, epoch, position, span, skipped, stream, owner,
+                 layout="nchw", input_scale=None, input_offset=None, device=None, model_dtype=None):
+        self._wire_images = images
+        self._images = None  # the model input, made on first access
+        self.layout = layout
+        self.input_scale = input_scale
+        self.input_offset = input_offset
+        self._device = device
+        self._model_dtype = model_dtype
         self._labels = labels
         self._sample_ids = sample_ids
         self.epoch = epoch
@@ -87,9 +138,19 @@ class TorchBatch:
             owner._delivered(self.stream, self.position + self.span)
 
     @property
+    def wire_images(self):
+        return self._wire_images
+
+    def _model_input(self):
+        if self._images is None:
+            self._images = model_input(self._wire_images, self.layout, self.input_scale, self.input_offset,
+                                       self._device, self._model_dtype)
+        return self._images
+
+    @property
     def images(self):
         self._deliver()
-        return self._images
+        return self._model_input()
 
     @property
     def labels(self):
@@ -103,22 +164,26 @@ class TorchBatch:
 
     def __iter__(self):
         self._deliver()
-        return iter((self._images, self._labels))
+        return iter((self._model_input(), self._labels))
 
     def __getitem__(self, index):
         self._deliver()
-        return (self._images, self._labels)[index]
+        return (self._model_input(), self._labels)[index]
 
     def __len__(self):
         return 2
 
     def pin_memory(self):
         """Called by DataLoader(pin_memory=True)."""
-        return TorchBatch(self._images.pin_memory(), self._labels.pin_memory(), self._sample_ids,
-                          self.epoch, self.position, self.span, self.skipped, self.stream, self._owner)
+        return TorchBatch(self._wire_images.pin_memory(), self._labels.pin_memory(), self._sample_ids,
+                          self.epoch, self.position, self.span, self.skipped, self.stream, self._owner,
+                          self.layout, self.input_scale, self.input_offset, self._device, self._model_dtype)
+
+    def __getstate__(self):  # DataLoader workers send the batch as received, never a device tensor
+        return {**self.__dict__, "_images": None}
 
     def __repr__(self):
-        return (f"TorchBatch(images={tuple(self._images.shape)} {self._images.dtype}, "
+        return (f"TorchBatch(images={tuple(self._wire_images.shape)} {self._wire_images.dtype}, "
                 f"stream={self.stream!r}, position={self.position}, span={self.span})")
 
 
@@ -139,6 +204,12 @@ class ImageFeedDataset(IterableDataset):
       multiprocessing_context="spawn" (see the module docstring).
     Yields TorchBatch objects, which unpack as (images, labels): torch tensors made with
       torch.from_numpy over the received bytes (no copy in the process that received them).
+    device, model_dtype: where and as what the images become the model input (see
+      model_input), done when the batch's images are first read, in the process reading
+      them: device="cuda" moves a uint8 (dtype="uint8", normalize="standardize") or half
+      batch to the GPU and normalizes there, so a quarter (half) of float32's bytes cross
+      the wire and PCIe. model_dtype defaults to torch.float32 for uint8 with a
+      normalization, float16 and bfloat16; raw uint8 stays uint8 unless it is given.
 
     set_epoch(e) before each epoch, like DistributedSampler (the order is a permutation drawn
     from (seed, epoch)). state_dict() records, per stream, how far delivered batches reach;
@@ -155,8 +226,13 @@ class ImageFeedDataset(IterableDataset):
     """
 
     def __init__(self, target, dataset, batch_size=32, *, token=None, rank=None, world_size=None,
-                 epoch=0, client_options=None, report_stalls=False, **batch_kwargs):
+                 epoch=0, client_options=None, report_stalls=False, device=None, model_dtype=None,
+                 **batch_kwargs):
         super().__init__()
+        self._device = None if device is None else str(torch.device(device))
+        self._model_dtype = model_dtype
+        if model_dtype is not None and not isinstance(model_dtype, torch.dtype):
+            raise ValueError(f"model_dtype={model_dtype!r}: expected a torch.dtype such as torch.float16")
         client_options = dict(client_options or {})
         if isinstance(target, Client):
             client_options = {**target.settings, **client_options}
@@ -266,11 +342,16 @@ class ImageFeedDataset(IterableDataset):
                 stream._timer.set_who(f"DataLoader worker {worker} of {workers}")
             with stream:
                 for b in _explain_fork_errors(stream, info):
-                    yield TorchBatch(_tensor(b.images), _tensor(b.labels), _tensor(b.sample_ids), b.epoch,
+                    yield TorchBatch(_images_tensor(b), _tensor(b.labels), _tensor(b.sample_ids), b.epoch,
                                      b.position, b.span, b.skipped, f"{sub_rank}/{sub_world}/{b.stream}",
-                                     self._uid)
+                                     self._uid, b.layout, _list(b.input_scale), _list(b.input_offset),
+                                     self._device, self._model_dtype)
         finally:
             client.close()
+
+
+def _list(array):
+    return None if array is None else array.tolist()
 
 
 _FORK_ADVICE = ("gRPC (grpcio) does not work reliably in a process forked from one that has "
