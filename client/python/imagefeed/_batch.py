@@ -10,6 +10,7 @@ any order (the server sends `data` last), and fields added to Batch later still 
 
 import numpy as np
 
+from imagefeed import _cursor
 from imagefeed._request import enum_names
 from imagefeed.v1 import imagefeed_pb2 as pb
 
@@ -101,14 +102,26 @@ class Batch:
     skipped     list of dicts {sample_id, path, reason} (samples left out under
                 on_error="skip").
     layout      "nchw" or "nhwc".
+    cursor      token (str) that resumes right after this batch: Client.batches(...,
+                resume=batch.cursor), on the same or other servers, with the same or
+                (elastic) another world_size. See imagefeed._cursor.
+    padded      indices (into this batch) of padded repeats (even_shards="pad").
+    replaced    list of dicts {index, original_id, replacement_id}: samples that failed
+                and were replaced (full batches: fill_skipped).
+    dataset_fingerprint, server_version
+                the served dataset's content fingerprint and the server's version.
     stream, target
-                index and address of the server that sent it (several with fan-in);
-                `position` and `span` refer to that server's stream.
+                index (in the servers of the stream's current attempt) and address of
+                the server that sent it. Which server sent a batch does not change the
+                batch: with fan-in, batches, positions and cursors are those of one server.
+    index       the batch's number in the stream, counted from where it started (start=
+                or resume=).
     message     the Batch protobuf without `data` (for fields added later).
     """
 
     __slots__ = ("images", "labels", "sample_ids", "epoch", "position", "span", "skipped",
-                 "layout", "stream", "target", "message")
+                 "layout", "stream", "target", "message", "cursor", "padded", "replaced",
+                 "dataset_fingerprint", "server_version", "index")
 
     @property
     def next_start(self):
@@ -151,4 +164,11 @@ def decode_batch(raw, stream=0, target=""):
     b.stream = stream
     b.target = target
     b.message = msg
+    b.cursor = _cursor.encode(msg.cursor) if msg.HasField("cursor") else None
+    b.padded = list(msg.padded)
+    b.replaced = [{"index": r.index, "original_id": r.original_id, "replacement_id": r.replacement_id}
+                  for r in msg.replaced]
+    b.dataset_fingerprint = msg.dataset_fingerprint
+    b.server_version = msg.server_version
+    b.index = 0
     return b
