@@ -20,7 +20,6 @@ import time
 
 import grpc
 
-from imagefeed import _cursor
 from imagefeed._batch import WireError, decode_batch
 from imagefeed.v1 import imagefeed_pb2 as pb
 
@@ -258,9 +257,3 @@ def _mismatch(a, b, method):
         f"{b[1][:12]}; fan-in and failover need the same dataset content on every server",
         b[0], method)
 
-
-def cursor_token(batch):
-    """The token of a batch's cursor, or None (a server without cursors)."""
-    if batch.message.HasField("cursor"):
-        return _cursor.encode(batch.message.cursor)
-    return None
