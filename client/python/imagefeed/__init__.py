@@ -5,6 +5,10 @@
     for batch in client.batches("demo", batch_size=64, size=(224, 224)):
         batch.images, batch.labels   # numpy arrays
 
+Several servers ("a:1,b:2", a list, or "dns:///name:port") fan in byte-identically to one,
+with failover; every batch carries a cursor token (batch.cursor, stream.state_dict()) that
+client.batches(..., resume=...) continues after, on any servers and world size.
+
 imagefeed.torch.ImageFeedDataset adapts a stream to torch.utils.data (import it explicitly;
 `import imagefeed` does not import torch).
 

@@ -10,6 +10,7 @@ any order (the server sends `data` last), and fields added to Batch later still 
 
 import numpy as np
 
+from imagefeed import _cursor
 from imagefeed._request import enum_names
 from imagefeed.v1 import imagefeed_pb2 as pb
 
@@ -118,14 +119,26 @@ class Batch:
                 uint8 values of a per-channel normalization (dtype="uint8" with normalize
                 "rescale" with a scale/offset, "standardize" or "minmax"): the model input
                 is images * input_scale[c] + input_offset[c] (as_float32() computes it).
+    cursor      token (str) that resumes right after this batch: Client.batches(...,
+                resume=batch.cursor), on the same or other servers, with the same or
+                (elastic) another world_size. See imagefeed._cursor.
+    padded      indices (into this batch) of padded repeats (even_shards="pad").
+    replaced    list of dicts {index, original_id, replacement_id}: samples that failed
+                and were replaced (full batches: fill_skipped).
+    dataset_fingerprint, server_version
+                the served dataset's content fingerprint and the server's version.
     stream, target
-                index and address of the server that sent it (several with fan-in);
-                `position` and `span` refer to that server's stream.
+                index (in the servers of the stream's current attempt) and address of
+                the server that sent it. Which server sent a batch does not change the
+                batch: with fan-in, batches, positions and cursors are those of one server.
+    index       the batch's number in the stream, counted from where it started (start=
+                or resume=).
     message     the Batch protobuf without `data` (for fields added later).
     """
 
     __slots__ = ("images", "labels", "sample_ids", "epoch", "position", "span", "skipped",
-                 "layout", "stream", "target", "message", "dtype", "input_scale", "input_offset")
+                 "layout", "stream", "target", "message", "dtype", "input_scale", "input_offset",
+                 "cursor", "padded", "replaced", "dataset_fingerprint", "server_version", "index")
 
     def as_float32(self):
         """The model input as a new float32 array: float16 and bfloat16 widened exactly,
@@ -195,4 +208,11 @@ def decode_batch(raw, stream=0, target=""):
                             f"input_offset values for shape {list(shape)} ({b.layout})")
         b.input_scale = np.array(msg.input_scale, dtype=np.float32)
         b.input_offset = np.array(msg.input_offset, dtype=np.float32)
+    b.cursor = _cursor.encode(msg.cursor) if msg.HasField("cursor") else None
+    b.padded = list(msg.padded)
+    b.replaced = [{"index": r.index, "original_id": r.original_id, "replacement_id": r.replacement_id}
+                  for r in msg.replaced]
+    b.dataset_fingerprint = msg.dataset_fingerprint
+    b.server_version = msg.server_version
+    b.index = 0
     return b

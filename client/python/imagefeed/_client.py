@@ -1,12 +1,13 @@
 """imagefeed.Client: datasets, statistics and batch streams from one or several servers."""
 
 import os
+import socket
+import threading
 import time
 
 import grpc
 
-from imagefeed import _request
-from imagefeed._batch import WireError, decode_batch
+from imagefeed import _cursor, _fanin, _request
 from imagefeed._malloc import tune_malloc as _tune_malloc
 from imagefeed._stall import Meter, Timer
 from imagefeed._stream import BatchStream
@@ -19,6 +20,8 @@ grpc_used_in_pid = None
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ImageFeed"]
 _STREAM_PATH = f"/{_SERVICE.full_name}/StreamBatches"
+# Request fields the client sets itself.
+_MANAGED = ("fan_in_count", "fan_in_index")
 
 
 class ImageFeedError(Exception):
@@ -103,30 +106,72 @@ def make_request(dataset, batch_size=32, size=None, normalize="rescale", scale=N
     return _request.fill_message(pb.StreamBatchesRequest(), fields)
 
 
-def _per_stream_starts(start, n):
-    if isinstance(start, int) and not isinstance(start, bool):
-        if start and n > 1:
-            raise ValueError(f"start={start}: with {n} servers, give one start per server "
-                             f"(a list of {n}, e.g. each stream's last batch.next_start)")
-        return [start] * n
-    starts = list(start)
-    if len(starts) != n:
-        raise ValueError(f"start={start!r}: expected {n} values, one per server")
-    return starts
+def parse_targets(target):
+    """The server specs of `target`: "host:port", "a:1,b:2", a list of those, or DNS names
+    ("dns:///name:port" or "dns:name:port") that stand for every address they resolve to."""
+    if isinstance(target, str):
+        specs = [t.strip() for t in target.split(",")]
+    else:
+        try:
+            specs = [t.strip() if isinstance(t, str) else t for t in target]
+        except TypeError:
+            specs = [target]
+    if not specs or not all(isinstance(t, str) and t for t in specs):
+        raise ValueError(f"target={target!r}: expected 'host:port', 'dns:///name:port', a comma-separated "
+                         f"string or a non-empty list of them")
+    for t in specs:
+        if _dns_name(t) is not None:
+            host, port = _dns_name(t)
+            if not host or not port.isdigit():
+                raise ValueError(f"target={t!r}: expected dns:///NAME:PORT")
+    return specs
+
+
+def _dns_name(spec):
+    """(name, port) of a "dns:///name:port" or "dns:name:port" spec, else None."""
+    if spec.startswith("dns:///"):
+        rest = spec[len("dns:///"):]
+    elif spec.startswith("dns:") and not spec.startswith("dns://"):
+        rest = spec[len("dns:"):]
+    else:
+        return None
+    host, _, port = rest.rpartition(":")
+    return host.strip("[]"), port
+
+
+def resolve_dns(name, port, getaddrinfo=socket.getaddrinfo):
+    """Every address `name` resolves to (A and AAAA), as sorted, distinct "host:port"."""
+    infos = getaddrinfo(name, int(port), type=socket.SOCK_STREAM)
+    out = set()
+    for family, _, _, _, sockaddr in infos:
+        host = sockaddr[0]
+        out.add(f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}")
+    return sorted(out)
 
 
 class Client:
     """A client of one imagefeed server, or of several that serve the same datasets.
 
-    target: "host:port", or a list of them. With N servers, rank r of world_size W is
-      split further: server i streams sub-rank r*N+i of W*N, and batches() interleaves
-      the N streams batch by batch in server order (a stream that ends drops out), so
-      the result is deterministic and every sample of the rank arrives exactly once.
+    target: "host:port"; several as a list or a comma-separated string ("a:1,b:2"); or
+      "dns:///name:port" (also "dns:name:port"), which stands for every address the name
+      resolves to, looked up again at the start of every stream and at every failover
+      restart (a Kubernetes headless Service: added or removed pods are picked up at the
+      next stream). With N servers, batches() asks each for every N-th batch of the rank
+      (fan-in) and interleaves them: the result is byte-identical to one server's stream.
+    failover_timeout: seconds a stream keeps trying when no server answers (each failed
+      server is retried with backoff 0.5 s doubling to 8 s) before it raises UNAVAILABLE
+      naming every server and its last error.
+    progress_timeout: a stream that delivers no batch for this many seconds counts as
+      failed (a stopped or partitioned server); the first batch may wait for a server
+      fitting statistics, so keep it generous.
+    keepalive_time, keepalive_timeout: HTTP/2 pings every keepalive_time seconds (also
+      without calls; servers accept them every >= 4 s) and a connection that does not answer
+      one within keepalive_timeout fails its calls with UNAVAILABLE.
     token: sent as `authorization: Bearer <token>` metadata on every call (servers started
       with --auth_token_file require it).
     tls: connect with TLS, verifying the server against the system's roots, or against
       tls_ca: a PEM file path or PEM bytes (implies tls; for --tls_cert servers).
-    timeout: deadline in seconds for the unary calls (datasets, stats).
+    timeout: deadline in seconds for the unary calls (datasets, stats, DescribeStream).
     tune_malloc: raise glibc's mmap/trim thresholds for this process so large batches reuse
       heap memory instead of being mmap'ed and faulted in each time (about 2-3x less client
       CPU per GB; costs a larger resident heap). See imagefeed/_malloc.py.
@@ -141,41 +186,85 @@ class Client:
     """
 
     def __init__(self, target, token=None, *, tls=False, tls_ca=None, timeout=30.0,
-                 max_message_bytes=1 << 30, options=(), tune_malloc=True, report_stalls=False):
-        targets = [target] if isinstance(target, str) else list(target)
-        if not targets or not all(isinstance(t, str) and t for t in targets):
-            raise ValueError(f"target={target!r}: expected 'host:port' or a non-empty list of them")
+                 max_message_bytes=1 << 30, options=(), tune_malloc=True, report_stalls=False,
+                 failover_timeout=60.0, progress_timeout=300.0, keepalive_time=10.0,
+                 keepalive_timeout=10.0):
+        self._specs = parse_targets(target)
+        for name, value in (("failover_timeout", failover_timeout), ("progress_timeout", progress_timeout),
+                            ("keepalive_time", keepalive_time), ("keepalive_timeout", keepalive_timeout)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+                raise ValueError(f"{name}={value!r}: expected a non-negative number of seconds")
         if tune_malloc:
             _tune_malloc()
         global grpc_used_in_pid
         if grpc_used_in_pid is None:
             grpc_used_in_pid = os.getpid()
-        channel_options = [("grpc.max_receive_message_length", max_message_bytes),
-                           ("grpc.max_send_message_length", 64 << 20)] + list(options)
+        self._channel_options = [("grpc.max_receive_message_length", max_message_bytes),
+                                 ("grpc.max_send_message_length", 64 << 20),
+                                 ("grpc.keepalive_time_ms", max(1, int(keepalive_time * 1000))),
+                                 ("grpc.keepalive_timeout_ms", max(1, int(keepalive_timeout * 1000))),
+                                 ("grpc.keepalive_permit_without_calls", 1),
+                                 ("grpc.http2.max_pings_without_data", 0)] + list(options)
         if isinstance(tls_ca, str):
             with open(tls_ca, "rb") as f:
                 tls_ca = f.read()
-        credentials = None
+        self._credentials = None
         if tls or tls_ca is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
+            self._credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
         # What a copy of this client in another process needs (imagefeed.torch).
         self.settings = dict(token=token, tls=tls, tls_ca=tls_ca, timeout=timeout,
                              max_message_bytes=max_message_bytes, options=tuple(options),
-                             tune_malloc=tune_malloc, report_stalls=report_stalls)
-        self._conns = [_Connection(t, channel_options, credentials) for t in targets]
+                             tune_malloc=tune_malloc, report_stalls=report_stalls,
+                             failover_timeout=failover_timeout, progress_timeout=progress_timeout,
+                             keepalive_time=keepalive_time, keepalive_timeout=keepalive_timeout)
+        self.failover_timeout = float(failover_timeout)
+        self.progress_timeout = float(progress_timeout)
+        self._lock = threading.Lock()
+        self._conns = {}  # address -> _Connection, made on first use
+        self._closed = False
         self._metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
         self._timeout = timeout
-        self._checked_fan_in = set()
         self._report_stalls = report_stalls
         self._stalls = Meter()
 
     @property
     def targets(self):
-        return [c.target for c in self._conns]
+        """The servers as given (DNS specs unresolved)."""
+        return list(self._specs)
+
+    def servers(self):
+        """The servers' addresses now (DNS specs resolved)."""
+        return self._resolve()
+
+    def _resolve(self, getaddrinfo=None):
+        out = []
+        for spec in self._specs:
+            dns = _dns_name(spec)
+            if dns is None:
+                out.append(spec)
+                continue
+            try:
+                addresses = resolve_dns(*dns, getaddrinfo=getaddrinfo or socket.getaddrinfo)
+            except (OSError, UnicodeError) as err:
+                raise ImageFeedError(grpc.StatusCode.UNAVAILABLE, f"cannot resolve {spec}: {err}",
+                                     spec, "resolve") from None
+            out.extend(addresses)
+        return list(dict.fromkeys(out))  # distinct, in order
+
+    def _conn(self, address):
+        with self._lock:
+            conn = self._conns.get(address)
+            if conn is None:
+                conn = _Connection(address, self._channel_options, self._credentials)
+                self._conns[address] = conn
+            return conn
 
     def close(self):
         """Closes the channels (streams still open are cancelled)."""
-        for c in self._conns:
+        with self._lock:
+            self._closed = True
+            conns, self._conns = list(self._conns.values()), {}
+        for c in conns:
             c.channel.close()
 
     def __del__(self):
@@ -198,14 +287,14 @@ class Client:
         See BatchStream.stall_report for include_first_batch."""
         return self._stalls.report(include_first_batch, reset=reset)
 
-    def _unary(self, conn, method, request):
+    def _unary(self, conn, method, request, timeout=None):
         call = getattr(conn.stub, method, None)
         if call is None:
             raise UnsupportedError(grpc.StatusCode.UNIMPLEMENTED,
                                    f"the server does not support {method}: this client's protocol stubs "
                                    f"have no {method} RPC", conn.target, method)
         try:
-            return call(request, timeout=self._timeout, metadata=self._metadata)
+            return call(request, timeout=timeout or self._timeout, metadata=self._metadata)
         except grpc.RpcError as err:
             raise _from_rpc_error(err, conn.target, method) from None
 
@@ -215,9 +304,9 @@ class Client:
 
     def datasets(self):
         """The served datasets: a list of dicts with name, num_samples, classes,
-        class_counts (and any field the server adds). With several servers, only the
-        datasets every server serves identically."""
-        lists = [self._list(c) for c in self._conns]
+        class_counts, fingerprint (and any field the server adds). With several servers,
+        only the datasets every server serves identically."""
+        lists = [self._list(self._conn(a)) for a in self._resolve()]
         return [d for d in lists[0] if all(d in other for other in lists[1:])]
 
     def stats(self, name, wait=False, poll_seconds=0.5, timeout=None):
@@ -229,7 +318,7 @@ class Client:
         server does not support GetStats.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        conn = self._conns[0]
+        conn = self._conn(self._resolve()[0])
         request_class = getattr(pb, "GetStatsRequest", None)
         if request_class is None or not hasattr(conn.stub, "GetStats"):
             raise UnsupportedError(grpc.StatusCode.UNIMPLEMENTED,
@@ -247,98 +336,135 @@ class Client:
                                      conn.target, "GetStats")
             time.sleep(poll_seconds)
 
+    def _describe_on(self, address, request):
+        # A stopped server must not hold a failover restart longer than a stalled stream would.
+        timeout = min(self._timeout, self.progress_timeout) if self.progress_timeout > 0 else self._timeout
+        return self._unary(self._conn(address), "DescribeStream", request, timeout=timeout)
+
+    def stream_request(self, dataset, batch_size=32, size=None, normalize="rescale", scale=None,
+                       offset=None, layout="nchw", dtype="float32", shuffle=True, seed=0, epoch=None,
+                       rank=0, world_size=1, start=0, resume=None, **more):
+        """The StreamBatchesRequest batches() sends (before fan-in), checked (ValueError)."""
+        for name, value in (("rank", rank), ("world_size", world_size), ("start", start)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                hint = ("; start= is one int: with several servers the stream is the same as with "
+                        "one, so resume it with resume=stream.cursor") if name == "start" else ""
+                raise ValueError(f"{name}={value!r}: expected a non-negative int{hint}")
+        if world_size < 1 or rank >= world_size:
+            raise ValueError(f"rank={rank}, world_size={world_size}: need 0 <= rank < world_size")
+        for name in _MANAGED + ("resume",):
+            if name in more:
+                raise ValueError(f"{name}= is set by the client (fan-in and resume=)")
+        cursor = _cursor.from_resume(resume)
+        if cursor is not None:
+            if start:
+                raise ValueError(f"start={start} and resume= are exclusive: the cursor says where to continue")
+            if epoch is None:
+                epoch = cursor.epoch
+            elif epoch != cursor.epoch:
+                raise ValueError(f"epoch={epoch}, but the resume cursor is for epoch {cursor.epoch}")
+        request = make_request(dataset, batch_size=batch_size, size=size, normalize=normalize,
+                               scale=scale, offset=offset, layout=layout, dtype=dtype, shuffle=shuffle,
+                               seed=seed, epoch=0 if epoch is None else epoch, rank=rank,
+                               world_size=world_size, start=start, **more)
+        if cursor is not None:
+            request.resume.CopyFrom(cursor)
+        return request
+
+    def describe(self, dataset, **kwargs):
+        """What batches(dataset, **kwargs) would deliver, without streaming (DescribeStream on
+        the first server that answers): a dict with batches (this rank's, from its start or
+        resume point), rank_positions, first_position, padded_positions, dataset_fingerprint,
+        order_fingerprint, server_version, global_start. Raises as batches() would."""
+        request = self.stream_request(dataset, **kwargs)
+        last = None
+        for address in self._resolve():
+            try:
+                return _request.message_to_dict(self._describe_on(address, request))
+            except ImageFeedError as err:
+                if err.code not in _fanin.TRANSPORT_CODES:
+                    raise
+                last = err
+        raise last
+
     def batches(self, dataset, batch_size=32, size=None, normalize="rescale", scale=None,
-                offset=None, layout="nchw", dtype="float32", shuffle=True, seed=0, epoch=0,
-                rank=0, world_size=1, start=0, **more):
+                offset=None, layout="nchw", dtype="float32", shuffle=True, seed=0, epoch=None,
+                rank=0, world_size=1, start=0, resume=None, _slice=(0, 1), **more):
         """Streams one epoch of rank `rank` of `world_size`'s share of `dataset`:
         a BatchStream, an iterator of Batch (see imagefeed.Batch).
 
         size: None (each image's own size), an int, or (height, width).
         normalize, layout, dtype and any enum in **more: lowercase value names
           ("none", "rescale"; "nchw", "nhwc"; "float32", "uint8"; on_error="skip").
-        start: samples of the rank's sequence to skip (resume with batch.next_start);
-          with several servers, a list with one start per server (batch.stream says
-          which server a batch came from).
-        **more: any other StreamBatchesRequest field by name (drop_last=True, ...).
+        epoch: default 0, or the resume cursor's epoch.
+        start: samples of the rank's sequence to skip (batch.next_start); one int whatever
+          the number of servers.
+        resume: continue right after the batch a cursor came from: a token (batch.cursor,
+          stream.cursor), or a state dict {"cursor": token, ...} (stream.state_dict()). On
+          any servers; with another world_size it continues from the cursor's global
+          position, split over the new ranks (elastic resume; see the README).
+        **more: any other StreamBatchesRequest field by name (drop_last=True,
+          even_shards="pad", fill_skipped=True, ...).
+
+        With several servers the stream fails over (see the class docstring): a server that
+        fails is left out and the stream continues on the others from the last delivered
+        batch, each sample exactly once, in the one-server order; stream.failovers lists
+        what happened. Errors of the request itself (INVALID_ARGUMENT, NOT_FOUND, DATA_LOSS,
+        FAILED_PRECONDITION, ...) raise ImageFeedError at once, as do servers serving
+        different dataset content (FAILED_PRECONDITION naming both).
 
         Arguments are checked before anything is sent (ValueError naming the field).
         Leaving the loop early (break, exception, close()) cancels the streams.
-        Server errors raise ImageFeedError with the status code and the server's message.
         Skipped samples (on_error="skip", the default) raise one SkippedSamplesWarning per
         stream, at the first batch that reports any; the stream's `skipped_count` and
         `skipped` keep the tally.
         """
-        n = len(self._conns)
-        for name, value in (("rank", rank), ("world_size", world_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name}={value!r}: expected a non-negative int")
-        if world_size < 1 or rank >= world_size:
-            raise ValueError(f"rank={rank}, world_size={world_size}: need 0 <= rank < world_size")
-        starts = _per_stream_starts(start, n)
-        base = make_request(dataset, batch_size=batch_size, size=size, normalize=normalize,
-                            scale=scale, offset=offset, layout=layout, dtype=dtype, shuffle=shuffle,
-                            seed=seed, epoch=epoch, rank=rank, world_size=world_size, **more)
-        requests = []
-        for i, s in enumerate(starts):
-            r = pb.StreamBatchesRequest()
-            r.CopyFrom(base)
-            r.rank, r.world_size = rank * n + i, world_size * n
-            try:
-                r.start = s
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"start={start!r}: {err}") from None
-            requests.append(r)
-        if n > 1:
-            self._check_fan_in(dataset)
+        request = self.stream_request(dataset, batch_size=batch_size, size=size, normalize=normalize,
+                                      scale=scale, offset=offset, layout=layout, dtype=dtype,
+                                      shuffle=shuffle, seed=seed, epoch=epoch, rank=rank,
+                                      world_size=world_size, start=start, resume=resume, **more)
+        slot_index, slot_count = _slice
+        state = _fanin.FanInState()
         timer = Timer(shared=(self._stalls,), report_stalls=self._report_stalls)
-        return BatchStream(self._stream(requests), dataset, timer)
+        batches = _fanin.run(self, request, state, slot_index, slot_count)
+        initial = _cursor.encode(request.resume) if request.HasField("resume") else None
+        return BatchStream(batches, dataset, timer, state=state, initial_cursor=initial,
+                           epoch=request.epoch)
 
-    def _check_fan_in(self, dataset):
-        """Fan-in is exactly-once only if every server has the same samples."""
-        if dataset in self._checked_fan_in:
-            return
-        seen = []
-        for conn in self._conns:
-            info = next((d for d in self._list(conn) if d["name"] == dataset), None)
-            if info is None:
-                raise ImageFeedError(grpc.StatusCode.NOT_FOUND,
-                                     f"dataset {dataset!r} is not served here", conn.target, "ListDatasets")
-            seen.append((conn.target, info["num_samples"], info["classes"]))
-        first = seen[0]
-        for other in seen[1:]:
-            if other[1:] != first[1:]:
-                raise ImageFeedError(
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f"servers disagree about dataset {dataset!r}: {first[0]} has {first[1]} samples "
-                    f"in classes {first[2]}, {other[0]} has {other[1]} in {other[2]}; fan-in needs the "
-                    f"same dataset on every server", other[0], "ListDatasets")
-        self._checked_fan_in.add(dataset)
 
-    def _stream(self, requests):
-        calls = []
-        try:
-            for conn, request in zip(self._conns, requests):
-                calls.append(conn.stream_batches(request, metadata=self._metadata))
-            active = list(range(len(calls)))
-            while active:
-                for i in list(active):
-                    try:
-                        raw = next(calls[i])
-                    except StopIteration:
-                        active.remove(i)
-                        continue
-                    except grpc.RpcError as err:
-                        # The call is the exception; its traceback holds this frame,
-                        # which holds the call: drop it so the client is freed (and its
-                        # channels closed) as soon as the caller lets go of it.
-                        err.__traceback__ = None
-                        raise _from_rpc_error(err, self._conns[i].target, "StreamBatches") from None
-                    try:
-                        batch = decode_batch(raw, i, self._conns[i].target)
-                    except WireError as err:
-                        raise ImageFeedError(grpc.StatusCode.DATA_LOSS, f"malformed batch: {err}",
-                                             self._conns[i].target, "StreamBatches") from None
-                    yield batch
-        finally:
-            for call in calls:
-                call.cancel()
+def describe_in_subprocess(targets, client_options, dataset, kwargs):
+    """Client(targets, **client_options).describe(dataset, **kwargs) in a helper process, so
+    that this process stays free of gRPC state (imagefeed.torch's len() before forking
+    DataLoader workers). Raises what describe() raises."""
+    import pickle  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, "-c", "from imagefeed._client import _describe_main; _describe_main()"],
+                          input=pickle.dumps((targets, client_options, dataset, kwargs)),
+                          capture_output=True, env=env, check=False)
+    try:
+        kind, value = pickle.loads(done.stdout)
+    except Exception:  # noqa: BLE001
+        raise RuntimeError(f"imagefeed: the DescribeStream helper process failed (exit {done.returncode}): "
+                           f"{done.stderr.decode(errors='replace')[-2000:]}") from None
+    if kind == "ok":
+        return value
+    if kind == "grpc":
+        code, details, target, method = value
+        raise ImageFeedError(getattr(grpc.StatusCode, code), details, target, method)
+    raise ValueError(value)
+
+
+def _describe_main():
+    import pickle  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    targets, client_options, dataset, kwargs = pickle.loads(sys.stdin.buffer.read())
+    try:
+        with Client(targets, **client_options) as client:
+            result = ("ok", client.describe(dataset, **kwargs))
+    except ImageFeedError as err:
+        result = ("grpc", (err.code.name, err.details, err.target, err.method))
+    except ValueError as err:
+        result = ("value", str(err))
+    sys.stdout.buffer.write(pickle.dumps(result))

@@ -31,15 +31,44 @@ class BatchStream:
     close()        cancels the stream (so does dropping the last reference to it).
     stall_report() an imagefeed.StallReport: time spent waiting in next() versus between
                    batches (the trainer's step), and the first batch's wait.
+    cursor         token of the last delivered batch (before any: the resume= token the
+                   stream started from, or None); resume=stream.cursor continues after it.
+    state_dict()   {"cursor": token, "epoch": e, "batches": n delivered}; resume= takes it.
+    failovers      list of (server, error) for every server that failed during the stream
+                   (the stream continued on the others); failover_count is its length.
+    servers        the servers of the stream's current attempt.
 
     Not thread-safe: iterate it from one thread.
     """
 
-    def __init__(self, batches, dataset, timer=None):
+    def __init__(self, batches, dataset, timer=None, state=None, initial_cursor=None, epoch=0):
         self._batches = batches  # a generator that owns the gRPC calls
         self.dataset = dataset
         self.skipped = []
         self._timer = timer or Timer()
+        self._state = state
+        self._cursor = initial_cursor
+        self._epoch = epoch
+        self._delivered = 0
+
+    @property
+    def cursor(self):
+        return self._cursor
+
+    def state_dict(self):
+        return {"cursor": self._cursor, "epoch": self._epoch, "batches": self._delivered}
+
+    @property
+    def failovers(self):
+        return list(self._state.failovers) if self._state is not None else []
+
+    @property
+    def failover_count(self):
+        return len(self._state.failovers) if self._state is not None else 0
+
+    @property
+    def servers(self):
+        return list(self._state.servers) if self._state is not None else []
 
     @property
     def skipped_count(self):
@@ -50,6 +79,9 @@ class BatchStream:
 
     def __next__(self):
         batch = self._timer.next_item(self._batches)
+        self._delivered += 1
+        if batch.cursor is not None:
+            self._cursor = batch.cursor
         if batch.skipped:
             if not self.skipped:
                 self._warn(batch)

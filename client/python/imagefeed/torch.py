@@ -23,6 +23,7 @@ side wrap the loader: imagefeed.measure_stalls(loader).
 
 import multiprocessing
 import os
+import sys
 import uuid
 import warnings
 import weakref
@@ -33,8 +34,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data._utils.fetch import _BaseDatasetFetcher
 
-from imagefeed import _client
+from imagefeed import _client, _cursor
 from imagefeed._client import Client, ImageFeedError, make_request
 from imagefeed._stall import Meter
 
@@ -100,7 +102,10 @@ def batch_model_input(batch, device=None, model_dtype=None):
 
 class TorchBatch:
     """One batch as torch tensors. Unpacks like the pair (images, labels); also carries
-    sample_ids (int64 tensor), epoch, position, span, skipped and the stream it came from.
+    sample_ids (int64 tensor), epoch, position, span, skipped, cursor (the token that resumes
+    after it), padded (indices of padded repeats, even_shards="pad"), replaced (samples
+    replaced to keep the batch full: dicts {index, original_id, replacement_id}), target (the
+    server that sent it) and stream ("worker/num_workers").
 
     `images` is the model input (see model_input): computed on first access, on the
     dataset's `device` with its `model_dtype`, in the process that reads it (after the
@@ -115,7 +120,8 @@ class TorchBatch:
     """
 
     def __init__(self, images, labels, sample_ids, epoch, position, span, skipped, stream, owner,
-                 layout="nchw", input_scale=None, input_offset=None, device=None, model_dtype=None):
+                 cursor=None, padded=(), replaced=(), target="", layout="nchw", input_scale=None,
+                 input_offset=None, device=None, model_dtype=None):
         self._wire_images = images
         self._images = None  # the model input, made on first access
         self.layout = layout
@@ -129,13 +135,23 @@ class TorchBatch:
         self.position = position
         self.span = span
         self.skipped = skipped
-        self.stream = stream  # "sub_rank/sub_world_size/server", the key in state_dict()
+        self.stream = stream
+        self.cursor = cursor
+        self.padded = list(padded)
+        self.replaced = list(replaced)
+        self.target = target
         self._owner = owner
+        self._delivered_once = False
 
     def _deliver(self):
+        # The first access is the delivery: a DataLoader hands batches out in order, and a
+        # loop reading an older batch again must not move the state back.
+        if self._delivered_once:
+            return
+        self._delivered_once = True
         owner = _DATASETS.get(self._owner)
-        if owner is not None:
-            owner._delivered(self.stream, self.position + self.span)
+        if owner is not None and self.cursor is not None:
+            owner._delivered(self.cursor)
 
     @property
     def wire_images(self):
@@ -177,7 +193,8 @@ class TorchBatch:
         """Called by DataLoader(pin_memory=True)."""
         return TorchBatch(self._wire_images.pin_memory(), self._labels.pin_memory(), self._sample_ids,
                           self.epoch, self.position, self.span, self.skipped, self.stream, self._owner,
-                          self.layout, self.input_scale, self.input_offset, self._device, self._model_dtype)
+                          self.cursor, self.padded, self.replaced, self.target, self.layout, self.input_scale,
+                          self.input_offset, self._device, self._model_dtype)
 
     def __getstate__(self):  # DataLoader workers send the batch as received, never a device tensor
         return {**self.__dict__, "_images": None}
@@ -187,21 +204,38 @@ class TorchBatch:
                 f"stream={self.stream!r}, position={self.position}, span={self.span})")
 
 
+_AUTO = "auto"
+_EVEN_MODES = (None, "none", "pad", "drop")
+
+
 class ImageFeedDataset(IterableDataset):
     """A torch IterableDataset streaming `dataset` from imagefeed server(s).
 
-    target: "host:port" or a list of servers serving the same dataset (fan-in; see
-      imagefeed.Client), or an imagefeed.Client (its targets and settings are used; the
-      dataset makes its own clients, in the processes that iterate).
-    token, client_options: arguments of imagefeed.Client (tls, tls_ca, timeout, ...).
+    target: as imagefeed.Client: "host:port", several ("a:1,b:2" or a list; fan-in with
+      failover, byte-identical to one server), "dns:///name:port", or an imagefeed.Client
+      (its targets and settings are used; the dataset makes its own clients, in the
+      processes that iterate).
+    token, client_options: arguments of imagefeed.Client (tls, tls_ca, timeout,
+      failover_timeout, progress_timeout, ...).
     batch_size and **batch_kwargs: as imagefeed.Client.batches (size, normalize, shuffle,
       seed, drop_last, on_error, ...), checked here (ValueError). Use DataLoader(ds,
-      batch_size=None): batches come from the server.
+      batch_size=None): batches come from the server; any other batch_size raises a
+      TypeError that says so.
     rank, world_size: default to torch.distributed's when it is initialized, else 0 and 1.
-      Each DataLoader worker w of W within rank r reads sub-rank r*W + w of world_size*W,
-      so ranks and workers together deliver every sample exactly once per epoch.
-    Workers: if this process has created an imagefeed.Client, give the DataLoader
-      multiprocessing_context="spawn" (see the module docstring).
+    even_shards: "pad" (every rank gets ceil(n / world_size) samples, wrapping around to
+      the start of the order, as DistributedSampler does; repeats are listed in
+      batch.padded), "drop" (floor(n / world_size), the remainder is not delivered) or None.
+      Default: "pad" when torch.distributed is initialized, else None. With even shards
+      (or drop_last) every batch is full: a sample that fails is replaced (batch.replaced).
+    len(ds): the number of batches this rank yields this epoch (from where it resumes),
+      known with even shards or a single rank (DescribeStream; a TypeError otherwise: ranks
+      may then differ by a batch). It asks the server, from a short-lived helper process if
+      this process has not used gRPC yet (so forked DataLoader workers stay safe).
+    Workers: DataLoader workers split the rank's batches round-robin (worker w of W reads
+      batches w, w+W, ...), and the DataLoader's in-order delivery merges them back: the
+      batches arrive in the same order whatever num_workers is. If this process has created
+      an imagefeed.Client, give the DataLoader multiprocessing_context="spawn" (see the
+      module docstring). Do not pass in_order=False-like options that reorder batches.
     Yields TorchBatch objects, which unpack as (images, labels): torch tensors made with
       torch.from_numpy over the received bytes (no copy in the process that received them).
     device, model_dtype: where and as what the images become the model input (see
@@ -212,11 +246,13 @@ class ImageFeedDataset(IterableDataset):
       normalization, float16 and bfloat16; raw uint8 stays uint8 unless it is given.
 
     set_epoch(e) before each epoch, like DistributedSampler (the order is a permutation drawn
-    from (seed, epoch)). state_dict() records, per stream, how far delivered batches reach;
-    load_state_dict() on a fresh dataset makes the next iteration yield exactly the samples
-    not yet delivered (same world_size, num_workers and servers required). It stays in effect
-    until set_epoch() moves to another epoch. Do not use persistent_workers=True: workers
-    would keep their copy of the epoch and resume state.
+    from (seed, epoch)). state_dict() is {"cursor": token, "epoch": e}: the cursor of the
+    last batch the loop received. load_state_dict() makes the next iteration continue right
+    after it, on any servers, with any num_workers, and with another world size (elastic
+    resume: in synchronous data-parallel training every rank has consumed the same number
+    of batches, so any rank's state serves every rank of the restarted job; see the README).
+    It stays in effect until set_epoch() moves to another epoch. Do not use
+    persistent_workers=True: workers would keep their copy of the epoch and resume state.
 
     stall_report(include_first_batch=False, reset=False): an imagefeed.StallReport over the
     iterations run in this process (num_workers=0: the training loop's own waits). With
@@ -226,8 +262,8 @@ class ImageFeedDataset(IterableDataset):
     """
 
     def __init__(self, target, dataset, batch_size=32, *, token=None, rank=None, world_size=None,
-                 epoch=0, client_options=None, report_stalls=False, device=None, model_dtype=None,
-                 **batch_kwargs):
+                 epoch=0, client_options=None, report_stalls=False, even_shards=_AUTO, device=None,
+                 model_dtype=None, **batch_kwargs):
         super().__init__()
         self._device = None if device is None else str(torch.device(device))
         self._model_dtype = model_dtype
@@ -238,11 +274,16 @@ class ImageFeedDataset(IterableDataset):
             client_options = {**target.settings, **client_options}
             targets = target.targets
         else:
-            targets = [target] if isinstance(target, str) else list(target)
+            targets = _client.parse_targets(target)
         if token is not None:
             client_options["token"] = token
-        if "start" in batch_kwargs:
-            raise ValueError("start= is managed by ImageFeedDataset; use load_state_dict()")
+        for managed in ("start", "resume"):
+            if managed in batch_kwargs:
+                raise ValueError(f"{managed}= is managed by ImageFeedDataset; use load_state_dict()")
+        if "even_shards" in batch_kwargs:
+            even_shards = batch_kwargs.pop("even_shards")
+        if even_shards not in _EVEN_MODES + (_AUTO,):
+            raise ValueError(f"even_shards={even_shards!r}: expected 'pad', 'drop' or None")
         if (rank is None) != (world_size is None):
             raise ValueError("give both rank and world_size, or neither (then torch.distributed's)")
         make_request(dataset, batch_size=batch_size, **batch_kwargs)  # fail early on bad arguments
@@ -252,9 +293,12 @@ class ImageFeedDataset(IterableDataset):
         self._batch_kwargs = dict(batch_kwargs, batch_size=batch_size)
         self._rank = rank
         self._world_size = world_size
+        self._even_shards = even_shards
         self._epoch = int(epoch)
-        self._resume = {}
-        self._progress = {}
+        self._resume = None    # cursor token the next iteration continues after
+        self._start = 0        # or a start (a state saved by an older imagefeed)
+        self._progress = None  # cursor of the last batch delivered in this process
+        self._lengths = {}
         self._uid = uuid.uuid4().hex
         self._report_stalls = bool(report_stalls or client_options.get("report_stalls"))
         self._stalls = Meter()
@@ -262,8 +306,10 @@ class ImageFeedDataset(IterableDataset):
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        # Spawned workers do not inherit torch.distributed; pass its rank on.
+        # Spawned workers do not inherit torch.distributed; pass its rank (and so the
+        # default even_shards) on.
         state["_rank"], state["_world_size"] = self._rank_and_world()
+        state["_even_shards"] = self._even_mode()
         del state["_stalls"]  # a lock; each process measures its own iterations
         return state
 
@@ -279,6 +325,12 @@ class ImageFeedDataset(IterableDataset):
             return dist.get_rank(), dist.get_world_size()
         return 0, 1
 
+    def _even_mode(self):
+        mode = self._even_shards
+        if mode == _AUTO:
+            mode = "pad" if dist.is_available() and dist.is_initialized() else None
+        return None if mode == "none" else mode
+
     @property
     def epoch(self):
         return self._epoch
@@ -289,53 +341,88 @@ class ImageFeedDataset(IterableDataset):
         epoch = int(epoch)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._resume = {}
-            self._progress = {}
+            self._resume = None
+            self._start = 0
+            self._progress = None
 
     def stall_report(self, include_first_batch=False, reset=False):
         """Waits for batches versus time between them, over this process's iterations (see
         the class docstring); reset=True starts over after this report."""
         return self._stalls.report(include_first_batch, reset=reset)
 
-    def _delivered(self, stream, next_start):
-        self._progress[stream] = next_start
+    def _delivered(self, cursor):
+        self._progress = cursor
 
     def state_dict(self):
-        """{"epoch": e, "next_start": {"sub_rank/sub_world_size/server": start}}: where each
-        of this process's streams resumes, after the batches delivered so far."""
-        return {"epoch": self._epoch, "next_start": {**self._resume, **self._progress}}
+        """{"cursor": token or None, "epoch": e}: continue after the last batch delivered
+        (or where this iteration started, if none yet)."""
+        state = {"cursor": self._progress or self._resume, "epoch": self._epoch}
+        if state["cursor"] is None and self._start:
+            state["start"] = self._start
+        return state
 
     def load_state_dict(self, state):
-        self._epoch = int(state["epoch"])
-        self._resume = {str(k): int(v) for k, v in state["next_start"].items()}
-        self._progress = {}
+        """Continue after the cursor in `state` (from state_dict(), a BatchStream's
+        state_dict(), or {"cursor": token}); the epoch is the cursor's."""
+        token = state.get("cursor")
+        self._progress = None
+        self._start = 0
+        if token is not None:
+            cursor = _cursor.decode(token)
+            self._epoch = int(cursor.epoch)
+            self._resume = token
+            return
+        self._resume = None
+        self._epoch = int(state.get("epoch", self._epoch))
+        if "start" in state:
+            self._start = int(state["start"])
+        elif state.get("next_start"):
+            # A state saved by imagefeed before cursors: one stream of this rank continues.
+            rank, world = self._rank_and_world()
+            starts = state["next_start"]
+            key = f"{rank}/{world}/0"
+            if len(starts) != 1 or key not in starts:
+                raise ValueError(f"cannot resume {starts!r}: a state saved before cursors resumes only "
+                                 f"with one server and num_workers <= 1 (stream {key}); save "
+                                 f"state_dict() again with this version")
+            self._start = int(starts[key])
 
-    def _starts(self, sub_rank, sub_world, num_servers):
-        starts = [0] * num_servers
-        for key, start in self._resume.items():
-            r, w, server = (int(x) for x in key.split("/"))
-            if w != sub_world or server >= num_servers:
-                raise ValueError(
-                    f"cannot resume stream {key} (sub-rank/world/server): this iteration reads sub-rank "
-                    f"{sub_rank} of {sub_world} from {num_servers} server(s); resume needs the same "
-                    f"world_size, num_workers and servers as when the state was saved")
-            if r == sub_rank:
-                starts[server] = start
-        return starts
+    def _request_kwargs(self):
+        rank, world = self._rank_and_world()
+        kwargs = dict(self._batch_kwargs, rank=rank, world_size=world, epoch=self._epoch,
+                      even_shards=self._even_mode())
+        if self._resume is not None:
+            kwargs["resume"] = self._resume
+        else:
+            kwargs["start"] = self._start
+        return kwargs
+
+    def __len__(self):
+        rank, world = self._rank_and_world()
+        if world > 1 and self._even_mode() is None:
+            raise TypeError(f"len() of an ImageFeedDataset with {world} ranks and even_shards=None is not "
+                            f"known in advance for every rank (ranks may differ by a batch); pass "
+                            f"even_shards='pad' or 'drop' for equal, known lengths")
+        kwargs = self._request_kwargs()
+        key = repr(sorted(kwargs.items()))
+        if key not in self._lengths:
+            self._lengths[key] = int(_describe(self._targets, self._client_options, self._dataset,
+                                               kwargs)["batches"])
+        return self._lengths[key]
 
     def __iter__(self):
+        _check_not_batched_again(sys._getframe(1))
+        return self._iterate()
+
+    def _iterate(self):
         began = perf_counter()  # the loop's first next(): connecting is part of its first wait
-        rank, world = self._rank_and_world()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        sub_rank, sub_world = rank * workers + worker, world * workers
-        starts = self._starts(sub_rank, sub_world, len(self._targets))
+        kwargs = self._request_kwargs()
         _check_not_forked_after_grpc(info)
         client = Client(self._targets, **{**self._client_options, "report_stalls": self._report_stalls})
         try:
-            stream = client.batches(self._dataset, rank=sub_rank, world_size=sub_world,
-                                    epoch=self._epoch, start=starts if len(starts) > 1 else starts[0],
-                                    **self._batch_kwargs)
+            stream = client.batches(self._dataset, _slice=(worker, workers), **kwargs)
             stream._timer.also_record_into(self._stalls)
             stream._timer.first_wait_began(began)
             if info is not None:
@@ -343,15 +430,43 @@ class ImageFeedDataset(IterableDataset):
             with stream:
                 for b in _explain_fork_errors(stream, info):
                     yield TorchBatch(_images_tensor(b), _tensor(b.labels), _tensor(b.sample_ids), b.epoch,
-                                     b.position, b.span, b.skipped, f"{sub_rank}/{sub_world}/{b.stream}",
-                                     self._uid, b.layout, _list(b.input_scale), _list(b.input_offset),
-                                     self._device, self._model_dtype)
+                                     b.position, b.span, b.skipped, f"{worker}/{workers}", self._uid,
+                                     b.cursor, b.padded, b.replaced, b.target, b.layout,
+                                     _list(b.input_scale), _list(b.input_offset), self._device,
+                                     self._model_dtype)
         finally:
             client.close()
 
 
 def _list(array):
     return None if array is None else array.tolist()
+
+
+def _check_not_batched_again(frame):
+    """DataLoader(ds) batches by default (batch_size=1): it would stack our batches into
+    lists and fail in collate with a message that does not say why. Its fetcher is the
+    caller of iter(ds); refuse with the fix instead."""
+    for _ in range(4):
+        if frame is None:
+            return
+        fetcher = frame.f_locals.get("self")
+        if isinstance(fetcher, _BaseDatasetFetcher):
+            if fetcher.auto_collation:
+                raise TypeError("imagefeed.torch.ImageFeedDataset yields whole batches made by the server: "
+                                "create the DataLoader with batch_size=None, e.g. DataLoader(ds, "
+                                "batch_size=None, num_workers=2); set the batch size on the dataset "
+                                "(ImageFeedDataset(..., batch_size=64))")
+            return
+        frame = frame.f_back
+
+
+def _describe(targets, client_options, dataset, kwargs):
+    """DescribeStream for len(). In a process that has not used gRPC yet, from a helper
+    process: gRPC here would make forked DataLoader workers unusable."""
+    if _client.grpc_used_in_pid == os.getpid():
+        with Client(targets, **client_options) as client:
+            return client.describe(dataset, **kwargs)
+    return _client.describe_in_subprocess(targets, client_options, dataset, kwargs)
 
 
 _FORK_ADVICE = ("gRPC (grpcio) does not work reliably in a process forked from one that has "

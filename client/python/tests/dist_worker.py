@@ -16,10 +16,13 @@ def main():
     server, init_file, rank, world, workers = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=2, seed=11)
-    ids = []
+    ids, padded = [], []
+    length = len(ds)  # from a helper process: the forked workers below must not inherit gRPC
     for batch in torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers):
         ids += batch.sample_ids.tolist()
-    print(json.dumps({"rank": dist.get_rank(), "ids": ids, "state": ds.state_dict()}))
+        padded += [i in batch.padded for i in range(len(batch.labels))]
+    print(json.dumps({"rank": dist.get_rank(), "ids": ids, "padded": padded, "len": length,
+                      "state": ds.state_dict()}))
     dist.destroy_process_group()
 
 

@@ -182,7 +182,7 @@ def test_unreachable_server_names_the_address():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
-    client = imagefeed.Client(address, timeout=10)
+    client = imagefeed.Client(address, timeout=10, failover_timeout=1)
     with pytest.raises(imagefeed.ImageFeedError) as err:
         client.datasets()
     assert err.value.code == grpc.StatusCode.UNAVAILABLE and address in err.value.details
@@ -194,7 +194,7 @@ def test_unreachable_server_names_the_address():
 def test_break_cancels_the_stream_and_the_server_keeps_serving(server):
     client = imagefeed.Client(server)
     calls = []
-    conn = client._conns[0]
+    conn = client._conn(server)
     original = conn.stream_batches
 
     def recording(*args, **kwargs):
@@ -227,7 +227,7 @@ def test_stats_are_the_fitted_per_channel_statistics(server):
 
 def test_stats_without_the_rpc_raise_not_implemented(server):
     client = imagefeed.Client(server)
-    client._conns[0].stub = object()  # stubs generated from a protocol without GetStats
+    client._conn(server).stub = object()  # stubs generated from a protocol without GetStats
     with pytest.raises(NotImplementedError, match="does not support GetStats") as err:
         client.stats("tiny")
     assert isinstance(err.value, imagefeed.UnsupportedError)
@@ -261,38 +261,41 @@ def test_token_is_sent_as_bearer_metadata_and_unimplemented_is_reported():
     assert "authorization" not in servicer.metadata[1]
 
 
-def test_fan_in_splits_each_rank_across_servers_exactly_once(server, server2):
+def test_fan_in_equals_one_server_byte_for_byte(server, server2):
     client = imagefeed.Client([server, server2])
     assert [d["name"] for d in client.datasets()] == ["tiny"]  # only what both serve
-    per_rank = []
-    for rank in range(2):
-        batches, ids = collect(client.batches("tiny", batch_size=3, seed=5, rank=rank, world_size=2))
-        # Batches alternate between the servers while both have some left.
-        streams = [b.stream for b in batches]
-        assert streams[:4] == [0, 1, 0, 1] and {b.target for b in batches} == {server, server2}
-        per_rank.append(ids)
-    assert sorted(per_rank[0] + per_rank[1]) == list(range(NUM_SAMPLES))
-    # Deterministic, and equal to the sub-ranks read from one server.
-    assert collect(client.batches("tiny", batch_size=3, seed=5, rank=1, world_size=2))[1] == per_rank[1]
     one = imagefeed.Client(server)
-    sub = [collect(one.batches("tiny", batch_size=3, seed=5, rank=2 + i, world_size=4))[1] for i in range(2)]
-    assert sorted(per_rank[1]) == sorted(sub[0] + sub[1])
+    for rank in range(2):
+        kwargs = dict(batch_size=3, seed=5, rank=rank, world_size=2)
+        batches = list(client.batches("tiny", **kwargs))
+        reference = list(one.batches("tiny", **kwargs))
+        # Batches alternate between the servers while both have some left.
+        assert [b.stream for b in batches][:4] == [0, 1, 0, 1]
+        assert {b.target for b in batches} == {server, server2}
+        assert [(b.images.tobytes(), b.labels.tolist(), b.sample_ids.tolist(), b.position, b.span, b.cursor)
+                for b in batches] == \
+               [(b.images.tobytes(), b.labels.tolist(), b.sample_ids.tolist(), b.position, b.span, b.cursor)
+                for b in reference]
+    # The same as a comma-separated target.
+    assert collect(imagefeed.Client(f"{server},{server2}").batches("tiny", batch_size=3, seed=5))[1] == \
+        collect(one.batches("tiny", batch_size=3, seed=5))[1]
 
 
-def test_fan_in_resumes_per_server(server, server2):
+def test_fan_in_resumes_from_the_stream_cursor(server, server2):
     client = imagefeed.Client([server, server2])
     full = collect(client.batches("tiny", batch_size=2, seed=3))[1]
     stream = client.batches("tiny", batch_size=2, seed=3)
     head = [next(stream) for _ in range(3)]  # server 0, server 1, server 0
     stream.close()
-    starts = [0, 0]
-    for b in head:
-        starts[b.stream] = b.next_start
-    rest = collect(client.batches("tiny", batch_size=2, seed=3, start=starts))[1]
-    got = np.concatenate([b.sample_ids for b in head]).tolist() + rest
-    assert sorted(got) == sorted(full) == list(range(NUM_SAMPLES))
-    with pytest.raises(ValueError, match="one start per server"):
-        client.batches("tiny", start=4)
+    assert stream.cursor == head[-1].cursor and stream.state_dict()["cursor"] == head[-1].cursor
+    rest = collect(client.batches("tiny", batch_size=2, seed=3, resume=stream.state_dict()))[1]
+    assert np.concatenate([b.sample_ids for b in head]).tolist() + rest == full
+    with pytest.raises(ValueError, match="start= is one int"):
+        client.batches("tiny", start=[4, 4])
+    with pytest.raises(ValueError, match="exclusive"):
+        client.batches("tiny", start=4, resume=stream.cursor)
+    with pytest.raises(ValueError, match="not an imagefeed cursor"):
+        client.batches("tiny", resume="ifx")
 
 
 def test_fan_in_refuses_servers_that_disagree(server, start_server, tmp_path):
@@ -300,8 +303,9 @@ def test_fan_in_refuses_servers_that_disagree(server, start_server, tmp_path):
     (tmp_path / "other" / "ant" / "a.png").write_bytes(png_bytes(expected_image(0)))
     other = start_server(f"--dataset=tiny={tmp_path / 'other'}").address  # 1 sample, 1 class
     with pytest.raises(imagefeed.ImageFeedError) as err:
-        imagefeed.Client([server, other]).batches("tiny")
-    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and other in str(err.value)
+        next(imagefeed.Client([server, other]).batches("tiny"))
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert other in str(err.value) and server in str(err.value)
 
 
 def test_token_and_tls_against_a_secured_server(secure_server):

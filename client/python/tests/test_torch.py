@@ -14,6 +14,7 @@ torch = pytest.importorskip(
     "torch", reason="PyTorch is not importable by this Python (Debian: apt-get install python3-torch); "
                     "the imagefeed.torch tests need it")
 
+import imagefeed._cursor  # noqa: E402
 import imagefeed.torch  # noqa: E402
 from conftest import HEIGHT, LABELS, NUM_SAMPLES, WIDTH, expected_image  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
@@ -67,8 +68,9 @@ def test_dataloader_workers_deliver_each_sample_once(server, num_workers):
     assert sorted(ids) == ALL
     for b in batches:
         assert b.labels.tolist() == LABELS[b.sample_ids.numpy()].tolist()
-    if num_workers == 2:  # both workers contributed
-        assert {b.stream for b in batches} == {"0/2/0", "1/2/0"}
+    if num_workers == 2:  # both workers contributed, and the order is the one of no workers
+        assert {b.stream for b in batches} == {"0/2", "1/2"}
+        assert ids == ids_of(make_loader(ds, 0))
 
 
 def test_ranks_times_workers_deliver_each_sample_once(server):
@@ -90,10 +92,12 @@ def test_rank_and_world_size_come_from_torch_distributed(server, tmp_path):
         assert p.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert [r["rank"] for r in results] == [0, 1]
-    assert sorted(results[0]["ids"] + results[1]["ids"]) == ALL
-    assert len(results[0]["ids"]) == 12 and len(results[1]["ids"]) == 11
-    # Rank r's workers read sub-ranks 2r and 2r+1 of 4.
-    assert set(results[1]["state"]["next_start"]) == {"2/4/0", "3/4/0"}
+    # Under torch.distributed even shards default to "pad": 23 samples make 12 per rank, the
+    # 24th position a repeat of the order's first sample, marked padded.
+    assert [len(r["ids"]) for r in results] == [12, 12] and [r["len"] for r in results] == [6, 6]
+    unpadded = [i for r in results for i, p in zip(r["ids"], r["padded"]) if not p]
+    assert sorted(unpadded) == ALL and sum(r["padded"].count(True) for r in results) == 1
+    assert all(r["state"]["cursor"].startswith("ifc1.") for r in results)
 
 
 def test_set_epoch_changes_the_order_like_distributed_sampler(server):
@@ -121,25 +125,20 @@ def test_state_dict_resumes_exactly_the_undelivered_samples(server, num_workers)
             break
     assert state["epoch"] == 3
     # The loop has seen 5 batches; the workers have prefetched more, which must not count.
-    assert sum(state["next_start"].values()) == 10
+    assert imagefeed._cursor.decode(state["cursor"]).position == 10
     resumed = make()
     resumed.set_epoch(0)  # a fresh dataset at some other epoch: the state sets the epoch
     resumed.load_state_dict(state)
     rest = ids_of(make_loader(resumed, num_workers))
-    head = full[:10]  # in-order DataLoader: the same batches as the first run
-    assert sorted(head + rest) == ALL
-    if num_workers == 0:
-        assert rest == full[10:]  # (with workers the DataLoader restarts its round-robin at worker 0)
+    assert rest == full[10:]
     # After the resumed epoch finishes, resuming again yields nothing more of it.
     again = make()
     again.load_state_dict(resumed.state_dict())
     assert ids_of(make_loader(again, num_workers)) == []
-    # A different worker count cannot continue the same streams.
-    if num_workers == 2:
-        other = make()
-        other.load_state_dict(state)
-        with pytest.raises(ValueError, match="same world_size, num_workers and servers"):
-            list(make_loader(other, 0))
+    # Another worker count continues the same sequence.
+    other = make()
+    other.load_state_dict(state)
+    assert ids_of(make_loader(other, 2 - num_workers)) == full[10:]
 
 
 def test_fan_in_with_workers_and_resume(server, server2):
@@ -153,11 +152,11 @@ def test_fan_in_with_workers_and_resume(server, server2):
     head = ids_of([next(loader) for _ in range(5)])
     state = ds.state_dict()
     del loader
-    assert set(state["next_start"]) <= {"0/2/0", "0/2/1", "1/2/0", "1/2/1"}
     resumed = make()
     resumed.load_state_dict(state)
     rest = ids_of(make_loader(resumed, 2))
-    assert sorted(head + rest) == ALL
+    assert head + rest == full
+    assert full == ids_of(make_loader(imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=2, seed=8)))
 
 
 def test_bad_arguments_fail_at_construction(server):
@@ -235,3 +234,29 @@ def test_with_workers_the_workers_report_and_measure_stalls_times_the_trainer(se
     assert lines[1].startswith("imagefeed: DataLoader worker 1 of 2 waited for data")
     # The main process ran no stream: its report is empty and says where to look.
     assert ds.stall_report().batches == 0 and "imagefeed.measure_stalls(loader)" in str(ds.stall_report())
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_dataloader_that_batches_again_says_to_pass_batch_size_none(server, num_workers):
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=4)
+    loader = DataLoader(ds, num_workers=num_workers,  # batch_size defaults to 1
+                        multiprocessing_context="spawn" if num_workers else None)
+    with pytest.raises(TypeError, match="batch_size=None"):
+        next(iter(loader))
+
+
+def test_len_is_the_number_of_batches_yielded(server):
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=5, seed=1)
+    assert len(ds) == len(make_loader(ds)) == len(list(make_loader(ds))) == 5  # 23 samples
+    ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=5, seed=1, drop_last=True)
+    assert len(ds) == len(list(make_loader(ds))) == 4
+    for mode, per_rank in (("pad", 12), ("drop", 11)):
+        for rank in range(2):
+            ds = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=5, rank=rank, world_size=2,
+                                                  even_shards=mode)
+            batches = list(make_loader(ds))
+            assert len(ds) == len(batches) == -(-per_rank // 5)
+            assert sum(len(b.labels) for b in batches) == per_rank
+    uneven = imagefeed.torch.ImageFeedDataset(server, "tiny", batch_size=5, rank=0, world_size=2)
+    with pytest.raises(TypeError, match="even_shards"):
+        len(uneven)
