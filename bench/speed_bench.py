@@ -369,6 +369,11 @@ def main():
                         ips = r["imagefeed"][t]["images_per_second"]
                         r["ratios"][f"{name(t)}/naive"] = round(ips / r["naive"]["images_per_second"], 2)
                         r["ratios"][f"{name(t)}/pytorch"] = round(ips / r["pytorch"]["images_per_second"], 2)
+                        per_cpu = r["imagefeed"][t]["images_per_cpu_second"]
+                        r["ratios"][f"{name(t)}/naive_per_cpu_second"] = round(
+                            per_cpu / r["naive"]["images_per_cpu_second"], 2)
+                        r["ratios"][f"{name(t)}/pytorch_per_cpu_second"] = round(
+                            per_cpu / r["pytorch"]["images_per_cpu_second"], 2)
                     results.append(r)
         finally:
             server.stop()

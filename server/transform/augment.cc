@@ -25,9 +25,10 @@ CropPlan CenterAspect(int src_w, int src_h, int out_w, int out_h) {
   return c;
 }
 
-// One axis of ResizeThenCenterCrop: the box [start, start + len) of `src`
-// source pixels that output pixels [crop_at, crop_at + out) of a `resized`-long
-// resize sample, and the window [*lo, *hi) of pixels the resize reads for it.
+// One axis of ResizeThenCenterCrop. Resizing `src` pixels to `resized` and
+// keeping [crop_at, crop_at + out) samples the source box [start, start +
+// len); the resize reads the window [*lo, *hi) for it. *start is returned
+// relative to *lo.
 void BoxAxis(int src, int64_t resized, int64_t crop_at, int out, double* start, double* len, int* lo, int* hi) {
   const double scale = static_cast<double>(src) / resized;
   *start = static_cast<double>(crop_at) * scale;
