@@ -139,9 +139,11 @@ def result(images, seconds, cpu, **extra):
 
 def run_naive(args, list_file, recipe, dtype):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run([args.naive_bin, f"--recipe={recipe}", f"--dtype={dtype}", f"--seconds={args.seconds}",
-                          f"--threads={args.cores}", f"--list={list_file}"], check=True, capture_output=True,
-                         text=True).stdout
+    run = subprocess.run([args.naive_bin, f"--recipe={recipe}", f"--dtype={dtype}", f"--seconds={args.seconds}",
+                          f"--threads={args.cores}", f"--list={list_file}"], capture_output=True, text=True)
+    if run.returncode != 0:  # e.g. a file TurboJPEG/libpng cannot decode
+        sys.exit(f"speed_bench: {args.naive_bin} failed ({run.returncode}): {run.stdout}{run.stderr}")
+    out = run.stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = json.loads(out)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -215,8 +217,10 @@ def worker_pytorch(spec):
 
 def run_worker(kind, spec):
     out = subprocess.run([sys.executable, os.path.abspath(__file__), f"--_worker={kind}", json.dumps(spec)],
-                         check=True, capture_output=True, text=True,
+                         capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "client", "python")))
+    if out.returncode != 0:
+        sys.exit(f"speed_bench: the {kind} run failed ({spec}):\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -314,7 +318,7 @@ def main():
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=int, default=512, help="photos to generate (rounded up to 10 classes)")
+    ap.add_argument("--images", type=int, default=512, help="photos to generate (rounded up to 10 classes; not with --dataset)")
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per pipeline and recipe (at least "
                     "one epoch)")
     ap.add_argument("--recipes", default=",".join(RECIPES))
