@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Test tools on top of the build dependencies: clang + libFuzzer runtime, the Python test
-# stack (PyTorch adapter tests, manifest checks), openssl for TLS certificates made at test time.
-export EXTRA_PACKAGES="clang libclang-rt-14-dev python3-torch python3-torchvision python3-pil python3-pytest python3-yaml python3-venv python3-pip python3-setuptools openssl prometheus chromium"
+# stack (PyTorch adapter tests, manifest checks; sklearn/skimage/matplotlib ship the photos of
+# ../shared/datasets/make_photos.py for the speed bench smoke test), openssl for TLS certificates made at test time.
+export EXTRA_PACKAGES="clang libclang-rt-14-dev python3-torch python3-torchvision python3-pil python3-pytest python3-yaml python3-sklearn python3-skimage python3-matplotlib python3-venv python3-pip python3-setuptools openssl prometheus chromium"
 ./scripts/build.sh
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 export FUZZ_SECONDS="${FUZZ_SECONDS:-30}"

@@ -61,6 +61,12 @@ absl::Status SetSplit(const StreamFlags& f, v1::StreamBatchesRequest* r) {
 
 absl::Status SetAugmentation(const StreamFlags& f, const FlagSet& flags, v1::StreamBatchesRequest* r) {
   r->set_resize_mode(f.resize_mode == "shorter_side" ? v1::RESIZE_MODE_SHORTER_SIDE : v1::RESIZE_MODE_STRETCH);
+  if (f.resize_size > 0) {
+    if (f.resize_mode != "shorter_side") {
+      return absl::InvalidArgumentError("--resize_size applies only with --resize_mode=shorter_side");
+    }
+    r->set_resize_size(static_cast<uint32_t>(f.resize_size));
+  }
   r->set_random_flip(f.random_flip);
   r->set_random_resized_crop(f.random_resized_crop);
   for (const char* flag : {"crop_scale", "crop_ratio"}) {
@@ -100,6 +106,10 @@ void StreamFlags::Register(FlagSet* f) {
              "how an image reaches --size: stretch each axis, or scale the shorter "
              "side and centre-crop",
              {"stretch", "shorter_side"});
+  f->AddInt("resize_size", &resize_size,
+            "with --resize_mode=shorter_side: scale the shorter side to N, then take the centred --size "
+            "(torchvision Resize(N) + CenterCrop); 0 = scale straight to cover --size",
+            0, UINT32_MAX);
   f->AddEnum("normalize", &normalize, "normalization; standardize and minmax use the dataset's fitted statistics",
              NormalizationNames());
   f->AddDouble("scale", &scale, "rescale: x*scale+offset");

@@ -17,6 +17,7 @@ struct StreamFlags {
   int64_t batch_size = 32;
   std::string size;  // "HxW" or empty for each image's own size
   std::string resize_mode = "stretch";
+  int64_t resize_size = 0;  // shorter_side: scale the shorter side to this, then centre-crop --size
   std::string normalize = "rescale";  // sent only if given (the server's default)
   double scale = 1.0 / 255.0;
   double offset = 0.0;

@@ -89,6 +89,16 @@ TEST(StreamFlagsTest, AugmentationAndResizeMode) {
   EXPECT_FALSE(r.has_crop_ratio_max());
 }
 
+TEST(StreamFlagsTest, ResizeSize) {
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r,
+                       Request({"--size=224x224", "--resize_mode=shorter_side", "--resize_size=256"}));
+  EXPECT_EQ(r.resize_size(), 256u);
+  ASSERT_OK_AND_ASSIGN(r, Request({"--size=224x224", "--resize_mode=shorter_side"}));
+  EXPECT_EQ(r.resize_size(), 0u);
+  EXPECT_THAT(Request({"--size=224x224", "--resize_size=256"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--resize_size applies only with --resize_mode=shorter_side"));
+}
+
 TEST(StreamFlagsTest, BadCropOptionsNameTheFlag) {
   EXPECT_THAT(Request({"--size=8x8", "--random_resized_crop", "--crop_scale=1,0.5"}),
               StatusIs(absl::StatusCode::kInvalidArgument, "--crop_scale: '1,0.5' is not MIN,MAX"));

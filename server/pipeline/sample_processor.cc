@@ -37,7 +37,7 @@ size_t ResizeBytes(int width, int height, int channels, int out_width, int out_h
   }
   // Without random crops the region does not depend on the sample.
   const CropPlan crop = PlanCrop(width, height, transform.out_width, transform.out_height, transform.augment, 0);
-  if (crop.width == out_width && crop.height == out_height) return 0;  // a plain conversion
+  if (crop.width == out_width && crop.height == out_height && crop.box.width <= 0) return 0;  // a plain conversion
   return ResizeScratchBytes(crop.width, crop.height, channels, out_width, out_height);
 }
 
@@ -137,7 +137,7 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
                MixSeed(transform.seed, transform.epoch, static_cast<uint64_t>(sample_id), 0xA06u));
   const int w = transform.out_width > 0 ? transform.out_width : crop.width;
   const int h = transform.out_height > 0 ? transform.out_height : crop.height;
-  ResizeRegionToFloat(decoded, crop.x, crop.y, crop.width, crop.height, w, h, resized);
+  ResizeRegionBoxToFloat(decoded, crop.x, crop.y, crop.width, crop.height, crop.box, w, h, resized);
   if (crop.flip) FlipHorizontal(resized);
   if (timings != nullptr) timings->ns[static_cast<int>(Stage::kResize)] = Nanos(decoded_at, Clock::now());
   return absl::OkStatus();

@@ -125,14 +125,16 @@ std::vector<Fixture> Fixtures() {
 }
 
 std::vector<SampleTransform> Transforms() {
-  std::vector<SampleTransform> all(6);
-  for (int i = 1; i < 6; ++i) all[i].out_width = all[i].out_height = 224;
+  std::vector<SampleTransform> all(7);
+  for (int i = 1; i < 7; ++i) all[i].out_width = all[i].out_height = 224;
   all[2].augment.resize_mode = ResizeMode::kShorterSide;
   all[3].augment.random_resized_crop = true;
   all[3].augment.random_flip = true;
   all[4].out_height = 100;  // upscale one side, shrink the other
   all[4].dtype = OutputDType::kUint8;
   all[5].dtype = OutputDType::kFloat16;  // stages the float32 sample before converting it
+  all[6].augment.resize_mode = ResizeMode::kShorterSide;  // a sub-pixel box of a window
+  all[6].augment.resize_size = 256;
   return all;
 }
 

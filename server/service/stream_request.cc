@@ -154,6 +154,18 @@ absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r,
     default:
       return absl::InvalidArgumentError(absl::StrCat("resize_mode: unknown value ", r.resize_mode()));
   }
+  if (r.resize_size() > 0) {
+    if (t.augment.resize_mode != ResizeMode::kShorterSide || r.random_resized_crop()) {
+      return absl::InvalidArgumentError(
+          "resize_size applies only with resize_mode=SHORTER_SIDE and without random_resized_crop");
+    }
+    if (r.resize_size() < r.height() || r.resize_size() < r.width() || r.resize_size() > limits.max_side) {
+      return absl::InvalidArgumentError(absl::StrCat("resize_size=", r.resize_size(), " must be >= height (",
+                                                     r.height(), ") and width (", r.width(),
+                                                     ") and <= the server's limit max_side=", limits.max_side));
+    }
+    t.augment.resize_size = static_cast<int>(r.resize_size());
+  }
   RETURN_IF_ERROR(PlanAugment(r, native, &t.augment));
   t.seed = r.seed();
   t.epoch = r.epoch();

@@ -238,6 +238,24 @@ TEST_F(StreamRequestTest, AugmentationAndResizeModes) {
   EXPECT_OK(Plan());  // a flip alone works at native size
 }
 
+TEST_F(StreamRequestTest, ResizeSizeNeedsShorterSideAndCoversTheOutput) {
+  request_.set_resize_size(256);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "resize_size applies only with resize_mode=SHORTER_SIDE"));
+  request_.set_resize_mode(v1::RESIZE_MODE_SHORTER_SIDE);
+  request_.set_height(224);
+  request_.set_width(200);
+  ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
+  EXPECT_EQ(plan.transform.augment.resize_size, 256);
+  request_.set_width(300);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "resize_size=256 must be >= height (224) and width (300)"));
+  request_.set_width(200);
+  request_.set_resize_size(9000);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "max_side=8192"));
+  request_.set_resize_size(256);
+  request_.set_random_resized_crop(true);
+  EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "without random_resized_crop"));
+}
+
 TEST_F(StreamRequestTest, ValidationSplit) {
   request_.set_validation_split(0.3f);
   EXPECT_THAT(Plan(), StatusIs(StatusCode::kInvalidArgument, "subset"));

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "server/transform/resize.h"
+
 namespace imagefeed {
 
 enum class ResizeMode { kStretch, kShorterSide };
@@ -10,6 +12,10 @@ enum class ResizeMode { kStretch, kShorterSide };
 // Geometric augmentation and resize policy of a stream.
 struct AugmentOptions {
   ResizeMode resize_mode = ResizeMode::kStretch;
+  // kShorterSide only: > 0 scales the shorter side to this first, then takes
+  // the centred output (torchvision Resize(resize_size) + CenterCrop); must
+  // be >= the output's height and width (the request validation checks it).
+  int resize_size = 0;
   bool random_flip = false;
   bool random_resized_crop = false;
   // torchvision RandomResizedCrop defaults.
@@ -20,19 +26,26 @@ struct AugmentOptions {
 };
 
 // The part of the source image that becomes the output, and whether the
-// output is mirrored left-right.
+// output is mirrored left-right. [x, x+width) x [y, y+height) is the window
+// of source pixels the resize reads (a decoder may decode only it). When
+// `box` is set (width > 0), the output samples that sub-pixel box of the
+// window rather than the whole window (resize_size: the crop of a resized
+// image, whose edges fall between source pixels).
 struct CropPlan {
   int x = 0;
   int y = 0;
   int width = 0;
   int height = 0;
+  SampleBox box;
   bool flip = false;
 };
 
 // Decides the crop and flip of one sample from `sample_seed` alone (pure and
 // deterministic, so the result never depends on scheduling or the server).
 // Without augmentation: the whole image (stretch), or the centred region
-// with the output's aspect ratio (shorter_side: torchvision Resize + CenterCrop).
+// with the output's aspect ratio (shorter_side: torchvision Resize + CenterCrop),
+// or with resize_size > 0 the source box of torchvision's Resize(resize_size)
+// + CenterCrop(out_height, out_width) in a window widened by the filter's reach.
 // random_resized_crop follows torchvision's RandomResizedCrop.get_params: 10
 // attempts at an area fraction in [scale_min, scale_max] and a log-uniform
 // aspect ratio in [ratio_min, ratio_max], then a centre-crop fallback.

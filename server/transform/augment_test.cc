@@ -1,6 +1,9 @@
 #include "server/transform/augment.h"
 
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "common/random.h"
 #include "common/test_support.h"
@@ -30,6 +33,86 @@ TEST(AugmentTest, ShorterSideTakesTheCentredRegionWithTheOutputAspect) {
   EXPECT_EQ(c.width, 250);
   EXPECT_EQ(c.height, 500);
   EXPECT_EQ(c.x, 25);
+}
+
+// torchvision Resize(256) + CenterCrop(224) of 500x375, by hand: the shorter
+// side 375 -> 256, the longer int(256 * 500 / 375) = int(341.33) = 341; the
+// crop starts at round((341 - 224) / 2) = round(58.5) = 58 (Python rounds
+// half to even) and round((256 - 224) / 2) = 16. In source pixels that is
+// x = 58 * 500 / 341 = 85.044, width 224 * 500 / 341 = 328.446, y = 16 * 375 /
+// 256 = 23.4375, height 224 * 375 / 256 = 328.125.
+TEST(AugmentTest, ResizeSizeCropsTheCentreOfTheResizedImage) {
+  AugmentOptions o;
+  o.resize_mode = ResizeMode::kShorterSide;
+  o.resize_size = 256;
+  CropPlan c = PlanCrop(500, 375, 224, 224, o, 1);
+  EXPECT_NEAR(c.x + c.box.x, 58.0 * 500 / 341, 1e-9);
+  EXPECT_NEAR(c.box.width, 224.0 * 500 / 341, 1e-9);
+  EXPECT_NEAR(c.y + c.box.y, 16.0 * 375 / 256, 1e-9);
+  EXPECT_NEAR(c.box.height, 224.0 * 375 / 256, 1e-9);
+  // The window holds the box plus the filter's reach (scale 1.47 -> 1.47 + 1
+  // pixels each side) and no more than one extra pixel.
+  EXPECT_EQ(c.x, 82);  // floor(85.044 - 2.466)
+  EXPECT_EQ(c.y, 20);  // floor(23.4375 - 2.465)
+  EXPECT_EQ(c.x + c.width, 416);   // ceil(85.044 + 328.446 + 2.466)
+  EXPECT_EQ(c.y + c.height, 355);  // ceil(23.4375 + 328.125 + 2.465)
+  // Portrait: 375x500 -> 256x341, crop at left 16, top 58.
+  c = PlanCrop(375, 500, 224, 224, o, 1);
+  EXPECT_NEAR(c.x + c.box.x, 16.0 * 375 / 256, 1e-9);
+  EXPECT_NEAR(c.y + c.box.y, 58.0 * 500 / 341, 1e-9);
+  // A non-square output: 300x200 -> int(256 * 300 / 200) = 384 x 256,
+  // CenterCrop(224 high, 160 wide) at left round(112) = 112, top round(16) = 16.
+  c = PlanCrop(300, 200, 160, 224, o, 1);
+  EXPECT_NEAR(c.x + c.box.x, 112.0 * 300 / 384, 1e-9);
+  EXPECT_NEAR(c.box.width, 160.0 * 300 / 384, 1e-9);
+  EXPECT_NEAR(c.y + c.box.y, 16.0 * 200 / 256, 1e-9);
+  // Already 256 on the shorter side: torchvision leaves the image alone, so
+  // the crop is whole pixels (round(42.5) = 42, half to even) and no box.
+  c = PlanCrop(309, 256, 224, 224, o, 1);
+  EXPECT_EQ(c.x, 42);
+  EXPECT_EQ(c.y, 16);
+  EXPECT_EQ(c.width, 224);
+  EXPECT_EQ(c.height, 224);
+  EXPECT_EQ(c.box.width, 0);
+  // Upscaling (a 100x80 source) stays inside the image.
+  c = PlanCrop(100, 80, 224, 224, o, 1);
+  EXPECT_GE(c.x, 0);
+  EXPECT_GE(c.y, 0);
+  EXPECT_LE(c.x + c.width, 100);
+  EXPECT_LE(c.y + c.height, 80);
+}
+
+// Resizing the box of the window equals resizing the whole image to the
+// intermediate size and cropping (what torchvision does), up to float
+// rounding of the sample centres.
+TEST(AugmentTest, ResizeSizeEqualsResizeThenCrop) {
+  AugmentOptions o;
+  o.resize_mode = ResizeMode::kShorterSide;
+  o.resize_size = 40;
+  for (auto [w, h, out_w, out_h] : std::vector<std::array<int, 4>>{{125, 94, 32, 32}, {94, 125, 32, 24},
+                                                                    {30, 25, 36, 40}, {48, 40, 33, 31}}) {
+    SCOPED_TRACE(::testing::Message() << w << "x" << h << " -> " << out_w << "x" << out_h);
+    Image img = MakeGradientImage(w, h, 3);
+    for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = static_cast<uint8_t>(img.data[i] ^ (i * 37));
+    const bool wide = w > h;
+    const int rw = wide ? static_cast<int>(40.0 * w / h) : 40, rh = wide ? 40 : static_cast<int>(40.0 * h / w);
+    const int left = static_cast<int>(std::nearbyint((rw - out_w) / 2.0));
+    const int top = static_cast<int>(std::nearbyint((rh - out_h) / 2.0));
+    FloatImage full, got;
+    ResizeToFloat(img, rw, rh, &full);
+    CropPlan c = PlanCrop(w, h, out_w, out_h, o, 3);
+    ResizeRegionBoxToFloat(img, c.x, c.y, c.width, c.height, c.box, out_w, out_h, &got);
+    ASSERT_EQ(got.width, out_w);
+    ASSERT_EQ(got.height, out_h);
+    double max_diff = 0;
+    for (int y = 0; y < out_h; ++y) {
+      for (int x = 0; x < out_w * 3; ++x) {
+        const float want = full.data[(static_cast<size_t>(y + top) * rw + left) * 3 + x];
+        max_diff = std::max(max_diff, std::fabs(double{got.data[static_cast<size_t>(y) * out_w * 3 + x]} - want));
+      }
+    }
+    EXPECT_LT(max_diff, 1e-3);
+  }
 }
 
 TEST(AugmentTest, FlipIsSeededAndFair) {

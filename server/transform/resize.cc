@@ -27,8 +27,9 @@ struct Taps {
 // depend on the mode. Thread-compatible.
 class ResampleCoeffs {
  public:
-  // Prepares in -> out; a no-op when the sizes are unchanged.
-  void Compute(int in, int out);
+  // Prepares in -> out sampling [box_start, box_start + box_len) of the in
+  // pixels (box 0, in: all of them); a no-op when nothing changed.
+  void Compute(int in, double box_start, double box_len, int out);
   int out_size() const { return out_size_; }
 
   bool stored() const { return stored_; }
@@ -48,7 +49,7 @@ class ResampleCoeffs {
   static size_t BytesBound(int max_in, int out);
 
  private:
-  double Center(int o) const { return (o + 0.5) * scale_; }
+  double Center(int o) const { return box_start_ + (o + 0.5) * scale_; }
   double RawWeight(int i, double center) const {
     return std::max(1.0 - std::fabs((i - center + 0.5) / filter_scale_), 0.0);
   }
@@ -60,6 +61,8 @@ class ResampleCoeffs {
 
   int in_size_ = -1;
   int out_size_ = -1;
+  double box_start_ = 0;
+  double box_len_ = 0;
   double scale_ = 1;
   double filter_scale_ = 1;  // also the support: the triangle filter's is 1
   bool stored_ = false;
@@ -94,11 +97,13 @@ void ResampleCoeffs::Fill(const Taps& t, double center, double total, int start,
   }
 }
 
-void ResampleCoeffs::Compute(int in, int out) {
-  if (in == in_size_ && out == out_size_) return;
+void ResampleCoeffs::Compute(int in, double box_start, double box_len, int out) {
+  if (in == in_size_ && out == out_size_ && box_start == box_start_ && box_len == box_len_) return;
   in_size_ = in;
   out_size_ = out;
-  scale_ = static_cast<double>(in) / out;
+  box_start_ = box_start;
+  box_len_ = box_len;
+  scale_ = box_len / out;
   filter_scale_ = std::max(scale_, 1.0);
   ResizeForOverwrite(&taps_, out);
   size_t total_taps = 0;
@@ -272,17 +277,21 @@ void ConvertToFloat(const T* src, size_t src_stride, int w, int h, int channels,
   }
 }
 
+bool IsWhole(const SampleBox& b, int in_w, int in_h) {
+  return b.x == 0 && b.y == 0 && b.width == in_w && b.height == in_h;
+}
+
 template <typename T>
-void Resize(const T* src, size_t src_stride, int in_w, int in_h, int channels, float inv, int out_w, int out_h,
-            FloatImage* dst) {
+void Resize(const T* src, size_t src_stride, int in_w, int in_h, int channels, float inv, const SampleBox& box,
+            int out_w, int out_h, FloatImage* dst) {
   dst->Reset(out_w, out_h, channels);
-  if (in_w == out_w && in_h == out_h) {
+  if (in_w == out_w && in_h == out_h && IsWhole(box, in_w, in_h)) {
     ConvertToFloat(src, src_stride, in_w, in_h, channels, inv, dst->data.data());
     return;
   }
   ResizeScratch& s = ThreadScratch();
-  s.cx.Compute(in_w, out_w);
-  s.cy.Compute(in_h, out_h);
+  s.cx.Compute(in_w, box.x, box.width, out_w);
+  s.cy.Compute(in_h, box.y, box.height, out_h);
   if (VerticalFirst(in_w, in_h, out_w, out_h)) {
     const size_t row_len = static_cast<size_t>(in_w) * channels;
     ResizeForOverwrite(&s.tmp, row_len * out_h);
@@ -320,16 +329,23 @@ void ReleaseResizeScratch() {
   s.cy.Release();
 }
 
-void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
-                         FloatImage* dst) {
+void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
+                            int out_width, int out_height, FloatImage* dst) {
+  SampleBox b = box;
+  if (b.width <= 0 || b.height <= 0) b = SampleBox{0, 0, static_cast<double>(width), static_cast<double>(height)};
   const size_t stride = static_cast<size_t>(src.width) * src.channels;  // in samples
   const size_t offset = static_cast<size_t>(y) * stride + static_cast<size_t>(x) * src.channels;
   if (src.bit_depth == 16) {
     Resize(reinterpret_cast<const uint16_t*>(src.data.data()) + offset, stride, width, height, src.channels,
-           1.0f / 257.0f, out_width, out_height, dst);
+           1.0f / 257.0f, b, out_width, out_height, dst);
   } else {
-    Resize(src.data.data() + offset, stride, width, height, src.channels, 1.0f, out_width, out_height, dst);
+    Resize(src.data.data() + offset, stride, width, height, src.channels, 1.0f, b, out_width, out_height, dst);
   }
+}
+
+void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
+                         FloatImage* dst) {
+  ResizeRegionBoxToFloat(src, x, y, width, height, SampleBox{}, out_width, out_height, dst);
 }
 
 void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst) {

@@ -43,7 +43,24 @@ void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* 
 void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
                          FloatImage* dst);
 
-// Upper bound of the heap bytes ResizeRegionToFloat allocates besides `dst`
+// A sub-pixel box in a region's pixel coordinates (PIL's Image.resize box):
+// the output samples [x, x + width) x [y, y + height). Filter taps near its
+// edges read the region's pixels outside the box, so resizing a large image
+// and then cropping it equals resizing the box of the crop from a region that
+// holds the box plus the filter's reach. width <= 0 means the whole region.
+struct SampleBox {
+  double x = 0;
+  double y = 0;
+  double width = 0;
+  double height = 0;
+};
+
+// ResizeRegionToFloat sampling `box` of the region. Without a box, or with one
+// covering the region exactly, the results are those of ResizeRegionToFloat.
+void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
+                            int out_width, int out_height, FloatImage* dst);
+
+// Upper bound of the heap bytes ResizeRegion(Box)ToFloat allocates besides `dst`
 // (intermediate image and filter coefficients, in the calling thread's
 // scratch) for any region of at most max_width x max_height with `channels`,
 // resized to out_width x out_height. Computed from the sizes alone, so a

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Keeps bench/speed_bench.py working (no timing is asserted): one recipe on 20 generated
+# photos, a fraction of a second per pipeline; checks that the table has every column and
+# the JSON a positive number for each pipeline and ratio.
+# Usage: speed_bench_smoke_test.sh BUILD_DIR DATA_DIR
+set -euo pipefail
+build=$1 data=$2
+shared=${IMAGEFEED_SHARED_DIR:-$(dirname "$0")/../../shared}
+if [[ ! -f "$shared/datasets/make_photos.py" ]]; then
+  echo "SKIP: $shared/datasets/make_photos.py not found (set IMAGEFEED_SHARED_DIR)"
+  exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+/usr/bin/python3 "$(dirname "$0")/speed_bench.py" --images 20 --seconds 0.2 --recipes center --dtypes float32 \
+  --json --build_dir "$build" --data_dir "$data" --make_photos "$shared/datasets/make_photos.py" \
+  >"$tmp/json" 2>"$tmp/table"
+cat "$tmp/table" "$tmp/json"
+/usr/bin/python3 - "$tmp/json" "$tmp/table" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+table = open(sys.argv[2]).read()
+for col in ("recipe", "dtype", "naive img/s", "imagefeed img/s", "pytorch img/s", "imagefeed/naive",
+            "imagefeed/pytorch", "imagefeed VmHWM MiB"):
+    assert col in table, (col, table)
+assert r["images"] == 20 and r["transports"] == ["grpc"], r
+(row,) = r["results"]
+assert (row["recipe"], row["dtype"]) == ("center", "float32"), row
+for pipeline in (row["naive"], row["pytorch"], row["imagefeed"]["grpc"]):
+    assert pipeline["images"] >= 20 and pipeline["images_per_second"] > 0, pipeline
+    assert pipeline["images_per_cpu_second"] > 0, pipeline
+assert row["imagefeed"]["grpc"]["server_vmhwm_kib"] > 0, row
+assert row["ratios"]["imagefeed/naive"] > 0 and row["ratios"]["imagefeed/pytorch"] > 0, row
+print("speed bench smoke ok")
+PY
