@@ -2,23 +2,29 @@
 // (decode, resize, write into the batch slot) on one generated 500x375 photo-like
 // JPEG, the size of a typical ImageNet image, resized to 224x224.
 //
-//   build/bin/kernels_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//   build/bin/kernels_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true [--no_avx512]
 //
-// The *_Reference benchmarks run the scalar reference kernels (resize_reference.h,
-// WriteSampleReference), so each SIMD kernel's speed-up is the ratio of two lines
-// of the same run. No timing is asserted anywhere.
+// The *Reference benchmarks run the scalar reference kernels
+// (ResizeRegionToFloatReference, NormalizeIntoReference, ConvertToUint8Reference:
+// the code before the SIMD kernels), so each kernel's speed-up is the ratio of
+// two lines of the same run. The kernels dispatch to the best target of this
+// CPU; HWY target names are printed first. No timing is asserted anywhere.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/image.h"
+#include "hwy/targets.h"
 #include "common/image_encoders.h"
 #include "server/decode/image_decoder.h"
 #include "server/pipeline/sample_processor.h"
+#include "server/transform/normalize.h"
 #include "server/transform/resize.h"
+#include "server/transform/simd_kernels.h"
 
 namespace imagefeed {
 namespace {
@@ -97,28 +103,54 @@ void BM_DecodeJpeg(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeJpeg);
 
-void BM_Resize(benchmark::State& state) {
+// Resize 500x375 RGB u8 -> 224x224 float, with and without the flip,
+// through the SIMD path and the scalar reference.
+void BM_Resize(benchmark::State& state, bool reference, bool flip) {
   FloatImage out;
+  const Image& src = Decoded();
   for (auto _ : state) {
-    ResizeToFloat(Decoded(), kOut, kOut, &out);
+    if (reference) {
+      ResizeRegionToFloatReference(src, 0, 0, src.width, src.height, kOut, kOut, flip, &out);
+    } else {
+      ResizeRegionToFloat(src, 0, 0, src.width, src.height, kOut, kOut, flip, &out);
+    }
     benchmark::DoNotOptimize(out.data.data());
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Resize);
+BENCHMARK_CAPTURE(BM_Resize, Simd, false, false);
+BENCHMARK_CAPTURE(BM_Resize, Reference, true, false);
+BENCHMARK_CAPTURE(BM_Resize, SimdFlip, false, true);
+BENCHMARK_CAPTURE(BM_Resize, ReferenceFlip, true, true);
 
-void BM_WriteSample(benchmark::State& state, SampleTransform t) {
+// The scalar write WriteSample did before the SIMD kernel.
+void WriteSampleReference(const FloatImage& resized, const SampleTransform& t, uint8_t* slot) {
+  if (t.dtype == OutputDType::kUint8) {
+    ConvertToUint8Reference(resized, t.out_channels, t.layout, slot);
+  } else {
+    NormalizeIntoReference(resized, t.out_channels, t.normalize, t.layout, reinterpret_cast<float*>(slot));
+  }
+}
+
+// Normalize, convert and lay out one 224x224 sample into its batch slot.
+void BM_WriteSample(benchmark::State& state, SampleTransform t, bool reference) {
   std::vector<uint8_t> slot(t.SampleBytes(kOut, kOut));
   for (auto _ : state) {
-    WriteSample(Resized(), t, slot.data());
+    if (reference) {
+      WriteSampleReference(Resized(), t, slot.data());
+    } else {
+      WriteSample(Resized(), t, slot.data());
+    }
     benchmark::DoNotOptimize(slot.data());
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK_CAPTURE(BM_WriteSample, Float32NchwStandardize, Standardize());
-BENCHMARK_CAPTURE(BM_WriteSample, Uint8Nhwc, Uint8Nhwc());
+BENCHMARK_CAPTURE(BM_WriteSample, Float32NchwStandardize_Simd, Standardize(), false);
+BENCHMARK_CAPTURE(BM_WriteSample, Float32NchwStandardize_Reference, Standardize(), true);
+BENCHMARK_CAPTURE(BM_WriteSample, Uint8Nhwc_Simd, Uint8Nhwc(), false);
+BENCHMARK_CAPTURE(BM_WriteSample, Uint8Nhwc_Reference, Uint8Nhwc(), true);
 
-// The whole per-sample path of a worker: decode, resize, write.
+// The whole per-sample path of a worker: decode, resize, write (SIMD).
 void BM_Sample(benchmark::State& state, SampleTransform t) {
   std::vector<uint8_t> slot(t.SampleBytes(kOut, kOut));
   FloatImage resized;
@@ -135,4 +167,20 @@ BENCHMARK_CAPTURE(BM_Sample, Uint8Nhwc, Uint8Nhwc());
 }  // namespace
 }  // namespace imagefeed
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // --no_avx512: dispatch to AVX2 at most (to compare the targets on one machine).
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--no_avx512") {
+      hwy::DisableTargets(HWY_AVX3 | HWY_AVX3_DL);
+      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+      break;
+    }
+  }
+  std::printf("SIMD target: %s\n", imagefeed::simd::DispatchedTargetName());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
