@@ -164,6 +164,22 @@ void BM_Sample(benchmark::State& state, SampleTransform t) {
 BENCHMARK_CAPTURE(BM_Sample, Float32NchwStandardize, Standardize());
 BENCHMARK_CAPTURE(BM_Sample, Uint8Nhwc, Uint8Nhwc());
 
+// The same with the scalar reference kernels (decode, resize, then write).
+void BM_SampleReference(benchmark::State& state, SampleTransform t) {
+  std::vector<uint8_t> slot(t.SampleBytes(kOut, kOut));
+  Image decoded;
+  FloatImage resized;
+  for (auto _ : state) {
+    if (!DecodeImage(absl::MakeConstSpan(Jpeg()), DecodeOptions(), &decoded).ok()) std::abort();
+    ResizeRegionToFloatReference(decoded, 0, 0, decoded.width, decoded.height, kOut, kOut, false, &resized);
+    WriteSampleReference(resized, t, slot.data());
+    benchmark::DoNotOptimize(slot.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_SampleReference, Float32NchwStandardize, Standardize());
+BENCHMARK_CAPTURE(BM_SampleReference, Uint8Nhwc, Uint8Nhwc());
+
 }  // namespace
 }  // namespace imagefeed
 

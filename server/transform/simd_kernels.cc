@@ -311,8 +311,30 @@ void WriteSlotT(const float* HWY_RESTRICT src, size_t pixels, const SlotWrite& h
   }
 }
 
+// Interleaved output of the source's channels with one scale and offset
+// for all of them (uint8, kNone, kRescale, the per-image modes): an
+// element-wise map of the whole buffer, no (de)interleaving.
+template <SlotType kType>
+void WriteFlat(const float* HWY_RESTRICT src, size_t n, float scale, float offset, void* dst_void) {
+  using Store = SlotStore<kType>;
+  using T = typename Store::T;
+  T* HWY_RESTRICT dst = static_cast<T*>(dst_void);
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<T, decltype(df)> dt;
+  const size_t N = hn::Lanes(df);
+  const auto vs = hn::Set(df, scale), vo = hn::Set(df, offset);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(Store::Convert(df, hn::Add(hn::Mul(vs, hn::LoadU(df, src + i)), vo)), dt, dst + i);
+  for (; i < n; ++i) dst[i] = Store::Scalar(scale * src[i] + offset);
+}
+
 template <SlotType kType>
 void WriteSlotOfType(const float* src, size_t pixels, const SlotWrite& how, void* dst) {
+  const bool uniform = how.scale[0] == how.scale[1] && how.scale[0] == how.scale[2] &&
+                       how.offset[0] == how.offset[1] && how.offset[0] == how.offset[2];
+  if (uniform && how.src_channels == how.out_channels && (!how.planar || how.out_channels == 1)) {
+    return WriteFlat<kType>(src, pixels * how.out_channels, how.scale[0], how.offset[0], dst);
+  }
   if (how.src_channels == 3) {
     if (how.out_channels == 3) return WriteSlotT<3, 3, kType>(src, pixels, how, dst);
     return WriteSlotT<3, 1, kType>(src, pixels, how, dst);
