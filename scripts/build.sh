@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libssl-dev libgtest-dev libgmock-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libhwy-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-numpy
   ${EXTRA_PACKAGES:-}
 )

@@ -137,8 +137,7 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
                MixSeed(transform.seed, transform.epoch, static_cast<uint64_t>(sample_id), 0xA06u));
   const int w = transform.out_width > 0 ? transform.out_width : crop.width;
   const int h = transform.out_height > 0 ? transform.out_height : crop.height;
-  ResizeRegionBoxToFloat(decoded, crop.x, crop.y, crop.width, crop.height, crop.box, w, h, resized);
-  if (crop.flip) FlipHorizontal(resized);
+  ResizeRegionBoxToFloat(decoded, crop.x, crop.y, crop.width, crop.height, crop.box, w, h, crop.flip, resized);
   if (timings != nullptr) timings->ns[static_cast<int>(Stage::kResize)] = Nanos(decoded_at, Clock::now());
   return absl::OkStatus();
 }

@@ -28,6 +28,12 @@ void ForEachOutputValue(const FloatImage& src, int out_channels, Fn fn) {
   }
 }
 
+// v -> scale[c] * v + offset[c] per output channel c.
+struct Affine {
+  float scale[3] = {1, 1, 1};
+  float offset[3] = {0, 0, 0};
+};
+
 struct ImageMoments {
   double sum = 0, sum_sq = 0;
   double min = std::numeric_limits<double>::infinity();
@@ -76,21 +82,10 @@ bool DatasetAffine(const NormalizeParams& params, std::array<double, 3>* a, std:
   }
 }
 
-}  // namespace
 
-bool ChannelAffine(const NormalizeParams& params, std::array<float, 3>* scale, std::array<float, 3>* offset) {
-  std::array<double, 3> a{}, b{};
-  if (!DatasetAffine(params, &a, &b)) return false;
-  for (int c = 0; c < 3; ++c) {
-    (*scale)[c] = static_cast<float>(a[c]);
-    (*offset)[c] = static_cast<float>(b[c]);
-  }
-  return true;
-}
-
-void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
-                   float* dst) {
-  // Every mode is an affine map a_c * x + b_c of the 8-bit-scale value x.
+// Every mode is an affine map a_c * x + b_c of the 8-bit-scale value x (the
+// per-image modes after a pass over the image for its moments).
+Affine AffineOf(const FloatImage& src, int out_channels, const NormalizeParams& params) {
   std::array<double, 3> a{}, b{};
   auto set_all = [&](double av, double bv) {
     a.fill(av);
@@ -120,21 +115,79 @@ void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParam
       DatasetAffine(params, &a, &b);
       break;
   }
-  std::array<float, 3> af{}, bf{};
+  Affine f;
   for (int c = 0; c < 3; ++c) {
-    af[c] = static_cast<float>(a[c]);
-    bf[c] = static_cast<float>(b[c]);
+    f.scale[c] = static_cast<float>(a[c]);
+    f.offset[c] = static_cast<float>(b[c]);
   }
-  const size_t plane = static_cast<size_t>(src.width) * src.height;
-  if (layout == TensorLayout::kNHWC) {
-    ForEachOutputValue(src, out_channels,
-                       [&](size_t i, int c, float v) { dst[i * out_channels + c] = af[c] * v + bf[c]; });
-  } else {
-    ForEachOutputValue(src, out_channels, [&](size_t i, int c, float v) { dst[c * plane + i] = af[c] * v + bf[c]; });
+  return f;
+}
+
+simd::SlotWrite SlotWriteOf(const FloatImage& src, int out_channels, const Affine& f, TensorLayout layout,
+                            simd::SlotType type) {
+  simd::SlotWrite how;
+  how.src_channels = src.channels;
+  how.out_channels = out_channels;
+  for (int c = 0; c < 3; ++c) {
+    how.scale[c] = f.scale[c];
+    how.offset[c] = f.offset[c];
   }
+  how.type = type;
+  how.planar = layout == TensorLayout::kNCHW;
+  return how;
+}
+
+size_t Pixels(const FloatImage& src) { return static_cast<size_t>(src.width) * src.height; }
+
+// The kernels take 1 or 3 channels in and out; decoders emit nothing else.
+bool KernelApplies(const FloatImage& src, int out_channels) {
+  return (src.channels == 1 || src.channels == 3) && (out_channels == 1 || out_channels == 3);
+}
+
+}  // namespace
+
+bool ChannelAffine(const NormalizeParams& params, std::array<float, 3>* scale, std::array<float, 3>* offset) {
+  std::array<double, 3> a{}, b{};
+  if (!DatasetAffine(params, &a, &b)) return false;
+  for (int c = 0; c < 3; ++c) {
+    (*scale)[c] = static_cast<float>(a[c]);
+    (*offset)[c] = static_cast<float>(b[c]);
+  }
+  return true;
+}
+
+void NormalizeIntoSlot(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
+                       simd::SlotType type, void* dst) {
+  simd::WriteSlot(src.data.data(), Pixels(src),
+                  SlotWriteOf(src, out_channels, AffineOf(src, out_channels, params), layout, type), dst);
+}
+
+void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
+                   float* dst) {
+  if (!KernelApplies(src, out_channels)) return NormalizeIntoReference(src, out_channels, params, layout, dst);
+  NormalizeIntoSlot(src, out_channels, params, layout, simd::SlotType::kFloat32, dst);
 }
 
 void ConvertToUint8(const FloatImage& src, int out_channels, TensorLayout layout, uint8_t* dst) {
+  if (!KernelApplies(src, out_channels)) return ConvertToUint8Reference(src, out_channels, layout, dst);
+  simd::WriteSlot(src.data.data(), Pixels(src), SlotWriteOf(src, out_channels, Affine(), layout, simd::SlotType::kUint8),
+                  dst);
+}
+
+void NormalizeIntoReference(const FloatImage& src, int out_channels, const NormalizeParams& params,
+                            TensorLayout layout, float* dst) {
+  const Affine f = AffineOf(src, out_channels, params);
+  const size_t plane = Pixels(src);
+  if (layout == TensorLayout::kNHWC) {
+    ForEachOutputValue(src, out_channels,
+                       [&](size_t i, int c, float v) { dst[i * out_channels + c] = f.scale[c] * v + f.offset[c]; });
+  } else {
+    ForEachOutputValue(src, out_channels,
+                       [&](size_t i, int c, float v) { dst[c * plane + i] = f.scale[c] * v + f.offset[c]; });
+  }
+}
+
+void ConvertToUint8Reference(const FloatImage& src, int out_channels, TensorLayout layout, uint8_t* dst) {
   const size_t plane = static_cast<size_t>(src.width) * src.height;
   auto to_u8 = [](float v) { return static_cast<uint8_t>(std::lround(std::clamp(v, 0.0f, 255.0f))); };
   if (layout == TensorLayout::kNHWC) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "server/transform/resize.h"
+#include "server/transform/simd_kernels.h"
 
 namespace imagefeed {
 
@@ -47,8 +48,22 @@ bool ChannelAffine(const NormalizeParams& params, std::array<float, 3>* scale, s
 void NormalizeInto(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
                    float* dst);
 
-// The same for uint8 output: values rounded to nearest and clamped to [0, 255]; no normalization.
+// The same for uint8 output: values clamped to [0, 255] and rounded to
+// nearest, halves away from zero (std::lround); no normalization.
 void ConvertToUint8(const FloatImage& src, int out_channels, TensorLayout layout, uint8_t* dst);
+
+// NormalizeInto for a slot of any element type (simd::SlotType; float32
+// is NormalizeInto): channels, normalization, conversion and layout in one
+// SIMD pass. `src` and out_channels have 1 or 3 channels.
+void NormalizeIntoSlot(const FloatImage& src, int out_channels, const NormalizeParams& params, TensorLayout layout,
+                       simd::SlotType type, void* dst);
+
+// Scalar references of NormalizeInto and ConvertToUint8 (what they were
+// before the SIMD kernel), which the tests compare with: results are equal
+// bit for bit, since both compute scale * v + offset without FMA.
+void NormalizeIntoReference(const FloatImage& src, int out_channels, const NormalizeParams& params,
+                            TensorLayout layout, float* dst);
+void ConvertToUint8Reference(const FloatImage& src, int out_channels, TensorLayout layout, uint8_t* dst);
 
 }  // namespace imagefeed
 

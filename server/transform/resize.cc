@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
+
+#include "server/transform/simd_kernels.h"
 
 namespace imagefeed {
 namespace {
@@ -14,12 +17,8 @@ namespace {
 constexpr size_t kMaxStoredWeights = size_t{1} << 18;  // 1 MiB
 constexpr int kWeightChunk = 1024;
 
-// Filter taps of one output coordinate: weights for in[first .. first+count).
-struct Taps {
-  int first = 0;
-  int count = 0;
-  int offset = 0;  // into the stored weights
-};
+// Filter taps of one output coordinate (simd_kernels.h).
+using Taps = ResampleTap;
 
 // Normalized weights for resampling in_size -> out_size along one axis (the
 // formulation of PIL's precompute_coeffs with a triangle filter). Stored or
@@ -33,6 +32,9 @@ class ResampleCoeffs {
   int out_size() const { return out_size_; }
 
   bool stored() const { return stored_; }
+  // Every output's taps and the weights they index; only when stored().
+  const Taps* taps() const { return taps_.data(); }
+  const float* weights() const { return weights_.data(); }
 
   // Calls run(first, n, w) over output o's taps in input order, w[j]
   // weighing in[first + j]: once when stored, in chunks otherwise. kStored
@@ -252,7 +254,8 @@ void VerticalPass(const T* src, size_t src_stride, size_t row_len, ResampleCoeff
 struct ResizeScratch {
   ResampleCoeffs cx;
   ResampleCoeffs cy;
-  std::vector<float> tmp;  // the intermediate image between the passes
+  std::vector<float> tmp;   // the intermediate image between the passes
+  std::vector<float> rows;  // the SIMD horizontal pass's float rows
 };
 
 ResizeScratch& ThreadScratch() {
@@ -281,27 +284,128 @@ bool IsWhole(const SampleBox& b, int in_w, int in_h) {
   return b.x == 0 && b.y == 0 && b.width == in_w && b.height == in_h;
 }
 
+// The scalar reference: both passes as above, then a separate flip.
 template <typename T>
-void Resize(const T* src, size_t src_stride, int in_w, int in_h, int channels, float inv, const SampleBox& box,
-            int out_w, int out_h, FloatImage* dst) {
+void ResizeReference(const T* src, size_t src_stride, int in_w, int in_h, int channels, float inv,
+                     const SampleBox& box, int out_w, int out_h, bool flip, FloatImage* dst) {
   dst->Reset(out_w, out_h, channels);
   if (in_w == out_w && in_h == out_h && IsWhole(box, in_w, in_h)) {
     ConvertToFloat(src, src_stride, in_w, in_h, channels, inv, dst->data.data());
+  } else {
+    ResizeScratch& s = ThreadScratch();
+    s.cx.Compute(in_w, box.x, box.width, out_w);
+    s.cy.Compute(in_h, box.y, box.height, out_h);
+    if (VerticalFirst(in_w, in_h, out_w, out_h)) {
+      const size_t row_len = static_cast<size_t>(in_w) * channels;
+      ResizeForOverwrite(&s.tmp, row_len * out_h);
+      VerticalPass(src, src_stride, row_len, s.cy, s.tmp.data());
+      HorizontalPass(static_cast<const float*>(s.tmp.data()), row_len, out_h, channels, inv, s.cx,
+                     dst->data.data());
+    } else {
+      const size_t row_len = static_cast<size_t>(out_w) * channels;
+      ResizeForOverwrite(&s.tmp, row_len * in_h);
+      HorizontalPass(src, src_stride, in_h, channels, inv, s.cx, s.tmp.data());
+      VerticalPass(s.tmp.data(), row_len, row_len, s.cy, dst->data.data());
+    }
+  }
+  if (flip) FlipHorizontal(dst);
+}
+
+// ---- The SIMD path: the same sums in the same order (simd_kernels.h).
+
+// Horizontal pass of `rows` rows (in_w x channels, `src_stride` samples
+// apart) into packed rows of cx.out_size() pixels, mirrored when `flip`.
+template <typename T>
+void FastHorizontal(const T* src, size_t src_stride, int rows, int in_w, int channels, float inv, bool flip,
+                    const ResampleCoeffs& cx, std::vector<float>* scratch, float* dst) {
+  const int out_w = cx.out_size();
+  if (channels == 3) {
+    ResizeForOverwrite(scratch, simd::HorizontalScratchFloats(in_w));
+    simd::HorizontalPass3(src, src_stride, rows, in_w, cx.taps(), cx.weights(), out_w, inv, flip, scratch->data(),
+                          dst);
     return;
+  }
+  // Gray: each row converted once, then a dot product per output.
+  if constexpr (!std::is_same_v<T, float>) ResizeForOverwrite(scratch, in_w);
+  for (int y = 0; y < rows; ++y) {
+    const float* row;
+    if constexpr (std::is_same_v<T, float>) {
+      row = src + src_stride * y;
+    } else {
+      simd::ConvertToFloat(src + src_stride * y, in_w, scratch->data());
+      row = scratch->data();
+    }
+    float* out = dst + static_cast<size_t>(out_w) * y;
+    for (int o = 0; o < out_w; ++o) {
+      const Taps& t = cx.taps()[o];
+      const float* w = cx.weights() + t.offset;
+      float acc = 0;
+      for (int j = 0; j < t.count; ++j) acc += w[j] * row[t.first + j];
+      out[flip ? out_w - 1 - o : o] = acc * inv;
+    }
+  }
+}
+
+template <typename T>
+void FastVertical(const T* src, size_t src_stride, size_t row_len, const ResampleCoeffs& cy, float* dst) {
+  for (int o = 0; o < cy.out_size(); ++o) {
+    const Taps& t = cy.taps()[o];
+    simd::WeightedRowSum(src, src_stride, t.first, t.count, cy.weights() + t.offset, row_len, dst + row_len * o);
+  }
+}
+
+template <typename T>
+void ConvertFast(const T* src, size_t src_stride, int w, int h, int channels, bool flip, FloatImage* dst) {
+  const size_t row_len = static_cast<size_t>(w) * channels;
+  for (int y = 0; y < h; ++y) simd::ConvertToFloat(src + src_stride * y, row_len, dst->data.data() + row_len * y);
+  if (flip) FlipHorizontal(dst);
+}
+
+// False when the SIMD path does not apply (the reference then runs): other
+// channel counts, rows wider than the kernels' scratch allows, or weights too
+// many to store (axes of millions of pixels).
+template <typename T>
+bool ResizeFast(const T* src, size_t src_stride, int in_w, int in_h, int channels, float inv, const SampleBox& box,
+                int out_w, int out_h, bool flip, FloatImage* dst) {
+  if ((channels != 1 && channels != 3) || in_w > simd::kMaxRowWidth) return false;
+  if (in_w == out_w && in_h == out_h && IsWhole(box, in_w, in_h)) {
+    if (inv != 1.0f) return false;  // 16-bit: the reference's scaled conversion
+    dst->Reset(out_w, out_h, channels);
+    ConvertFast(src, src_stride, in_w, in_h, channels, flip, dst);
+    return true;
   }
   ResizeScratch& s = ThreadScratch();
   s.cx.Compute(in_w, box.x, box.width, out_w);
   s.cy.Compute(in_h, box.y, box.height, out_h);
+  if (!s.cx.stored() || !s.cy.stored()) return false;
+  dst->Reset(out_w, out_h, channels);
   if (VerticalFirst(in_w, in_h, out_w, out_h)) {
     const size_t row_len = static_cast<size_t>(in_w) * channels;
-    ResizeForOverwrite(&s.tmp, row_len * out_h);
-    VerticalPass(src, src_stride, row_len, s.cy, s.tmp.data());
-    HorizontalPass(static_cast<const float*>(s.tmp.data()), row_len, out_h, channels, inv, s.cx, dst->data.data());
+    // One more float: HorizontalPass3 reads one past a float row's last pixel.
+    ResizeForOverwrite(&s.tmp, row_len * out_h + 1);
+    s.tmp.back() = 0.0f;
+    FastVertical(src, src_stride, row_len, s.cy, s.tmp.data());
+    FastHorizontal(static_cast<const float*>(s.tmp.data()), row_len, out_h, in_w, channels, inv, flip, s.cx, &s.rows,
+                   dst->data.data());
   } else {
     const size_t row_len = static_cast<size_t>(out_w) * channels;
     ResizeForOverwrite(&s.tmp, row_len * in_h);
-    HorizontalPass(src, src_stride, in_h, channels, inv, s.cx, s.tmp.data());
-    VerticalPass(s.tmp.data(), row_len, row_len, s.cy, dst->data.data());
+    FastHorizontal(src, src_stride, in_h, in_w, channels, inv, flip, s.cx, &s.rows, s.tmp.data());
+    FastVertical(static_cast<const float*>(s.tmp.data()), row_len, row_len, s.cy, dst->data.data());
+  }
+  return true;
+}
+
+// Calls fn(samples, stride, inv) with the region's first sample, as uint8_t
+// or uint16_t.
+template <typename Fn>
+void WithRegion(const Image& src, int x, int y, Fn&& fn) {
+  const size_t stride = static_cast<size_t>(src.width) * src.channels;  // in samples
+  const size_t offset = static_cast<size_t>(y) * stride + static_cast<size_t>(x) * src.channels;
+  if (src.bit_depth == 16) {
+    fn(reinterpret_cast<const uint16_t*>(src.data.data()) + offset, stride, 1.0f / 257.0f);
+  } else {
+    fn(src.data.data() + offset, stride, 1.0f);
   }
 }
 
@@ -313,34 +417,54 @@ size_t ResizeScratchBytes(int max_width, int max_height, int channels, int out_w
   // (then w' < ow), or ow * h' horizontal-first (then h' <= oh or ow <= w').
   size_t pixels = std::max(std::min(w, ow) * oh, ow * std::min(h, oh));
   if (ow <= w) pixels = std::max(pixels, ow * h);
-  return pixels * channels * sizeof(float) + ResampleCoeffs::BytesBound(max_width, out_width) +
+  // The SIMD horizontal pass's rows (it runs only up to kMaxRowWidth) and
+  // the float it may read past the intermediate image.
+  const size_t simd_rows =
+      (simd::HorizontalScratchFloats(std::min(max_width, simd::kMaxRowWidth)) + 1) * sizeof(float);
+  return pixels * channels * sizeof(float) + simd_rows + ResampleCoeffs::BytesBound(max_width, out_width) +
          ResampleCoeffs::BytesBound(max_height, out_height);
 }
 
 size_t ThreadResizeScratchBytes() {
   ResizeScratch& s = ThreadScratch();
-  return CapacityBytes(s.tmp) + s.cx.CapacityBytes() + s.cy.CapacityBytes();
+  return CapacityBytes(s.tmp) + CapacityBytes(s.rows) + s.cx.CapacityBytes() + s.cy.CapacityBytes();
 }
 
 void ReleaseResizeScratch() {
   ResizeScratch& s = ThreadScratch();
   std::vector<float>().swap(s.tmp);
+  std::vector<float>().swap(s.rows);
   s.cx.Release();
   s.cy.Release();
 }
 
 void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
-                            int out_width, int out_height, FloatImage* dst) {
+                            int out_width, int out_height, bool flip, FloatImage* dst) {
   SampleBox b = box;
   if (b.width <= 0 || b.height <= 0) b = SampleBox{0, 0, static_cast<double>(width), static_cast<double>(height)};
-  const size_t stride = static_cast<size_t>(src.width) * src.channels;  // in samples
-  const size_t offset = static_cast<size_t>(y) * stride + static_cast<size_t>(x) * src.channels;
-  if (src.bit_depth == 16) {
-    Resize(reinterpret_cast<const uint16_t*>(src.data.data()) + offset, stride, width, height, src.channels,
-           1.0f / 257.0f, b, out_width, out_height, dst);
-  } else {
-    Resize(src.data.data() + offset, stride, width, height, src.channels, 1.0f, b, out_width, out_height, dst);
-  }
+  WithRegion(src, x, y, [&](const auto* samples, size_t stride, float inv) {
+    if (!ResizeFast(samples, stride, width, height, src.channels, inv, b, out_width, out_height, flip, dst)) {
+      ResizeReference(samples, stride, width, height, src.channels, inv, b, out_width, out_height, flip, dst);
+    }
+  });
+}
+
+void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
+                            int out_width, int out_height, FloatImage* dst) {
+  ResizeRegionBoxToFloat(src, x, y, width, height, box, out_width, out_height, /*flip=*/false, dst);
+}
+
+void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
+                         bool flip, FloatImage* dst) {
+  ResizeRegionBoxToFloat(src, x, y, width, height, SampleBox{}, out_width, out_height, flip, dst);
+}
+
+void ResizeRegionToFloatReference(const Image& src, int x, int y, int width, int height, int out_width,
+                                  int out_height, bool flip, FloatImage* dst) {
+  const SampleBox b{0, 0, static_cast<double>(width), static_cast<double>(height)};
+  WithRegion(src, x, y, [&](const auto* samples, size_t stride, float inv) {
+    ResizeReference(samples, stride, width, height, src.channels, inv, b, out_width, out_height, flip, dst);
+  });
 }
 
 void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,

@@ -43,6 +43,20 @@ void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* 
 void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
                          FloatImage* dst);
 
+// The same, mirrored left-right when `flip`: equal to FlipHorizontal
+// afterwards, but without the extra pass (the horizontal pass writes each
+// output column to its mirrored place). 1- and 3-channel images run SIMD
+// kernels (simd_kernels.h) whose results equal the reference's bit for bit.
+void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, int out_width, int out_height,
+                         bool flip, FloatImage* dst);
+
+// The scalar implementation, then FlipHorizontal when `flip`: the reference
+// the SIMD path is tested against, and the path it falls back to (2 or 4
+// channels, rows wider than simd::kMaxRowWidth, axes too long to store
+// their filter weights, 16-bit images kept at their size).
+void ResizeRegionToFloatReference(const Image& src, int x, int y, int width, int height, int out_width,
+                                  int out_height, bool flip, FloatImage* dst);
+
 // A sub-pixel box in a region's pixel coordinates (PIL's Image.resize box):
 // the output samples [x, x + width) x [y, y + height). Filter taps near its
 // edges read the region's pixels outside the box, so resizing a large image
@@ -59,6 +73,9 @@ struct SampleBox {
 // covering the region exactly, the results are those of ResizeRegionToFloat.
 void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
                             int out_width, int out_height, FloatImage* dst);
+// The same, mirrored left-right when `flip` (as ResizeRegionToFloat above).
+void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
+                            int out_width, int out_height, bool flip, FloatImage* dst);
 
 // Upper bound of the heap bytes ResizeRegion(Box)ToFloat allocates besides `dst`
 // (intermediate image and filter coefficients, in the calling thread's

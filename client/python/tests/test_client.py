@@ -83,6 +83,21 @@ def test_size_resizes(server):
     assert b.images.shape == (2, 3, 7, 7)
 
 
+def test_resize_matches_pil_bilinear(server):
+    """The server's resize (SIMD kernels) against PIL's Image.resize(BILINEAR), an independent
+    implementation of the same antialiased triangle filter. PIL rounds to uint8, so values
+    agree within 0.5 (plus PIL's fixed-point weights)."""
+    pil = pytest.importorskip("PIL.Image")
+    client = imagefeed.Client(server)
+    for size in [(3, 4), (13, 11), (6, 2), (1, 9), (17, 1)]:
+        b = next(iter(client.batches("tiny", batch_size=4, size=size, shuffle=False, normalize="none",
+                                     layout="nhwc")))
+        assert b.images.shape == (4, size[0], size[1], 3)
+        for image, sample_id in zip(b.images, b.sample_ids):
+            want = pil.fromarray(expected_image(sample_id)).resize((size[1], size[0]), pil.BILINEAR)
+            np.testing.assert_allclose(image, np.asarray(want, np.float32), atol=0.51, err_msg=str(size))
+
+
 def test_shuffled_ranks_are_disjoint_and_complete(server):
     client = imagefeed.Client(server)
     per_rank = [collect(client.batches("tiny", batch_size=3, seed=7, epoch=2, rank=r, world_size=3))[1]

@@ -1,0 +1,411 @@
+// Highway compiles this file once per target (foreach_target.h re-includes
+// it); the HWY_ONCE part at the end defines the dispatching entry points.
+// Built with -ffp-contract=off (transform/CMakeLists.txt): a fused
+// multiply-add would round differently from the scalar reference.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "server/transform/simd_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// foreach_target.h must come first.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "hwy/highway.h"
+#include "server/transform/simd_kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace imagefeed {
+namespace simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Lanes of a full float vector on this target (4 on SSSE3/SSE4, 8 on AVX2, 16 on AVX-512).
+constexpr size_t kFloatLanes = hn::MaxLanes(hn::ScalableTag<float>());
+
+// Loads Lanes(df) samples of type T as floats (exact: every u8/u16 is a float).
+template <typename T, class DF>
+HWY_INLINE hn::Vec<DF> LoadAsFloat(DF df, const T* HWY_RESTRICT p) {
+  if constexpr (std::is_same_v<T, float>) {
+    return hn::LoadU(df, p);
+  } else {
+    const hn::Rebind<int32_t, DF> di;
+    const hn::Rebind<T, DF> dt;
+    return hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(dt, p)));
+  }
+}
+
+template <typename T, class DF>
+HWY_INLINE hn::Vec<DF> ToFloat(DF df, hn::Vec<hn::Rebind<T, DF>> v) {
+  if constexpr (std::is_same_v<T, float>) {
+    return v;
+  } else {
+    const hn::Rebind<int32_t, DF> di;
+    return hn::ConvertTo(df, hn::PromoteTo(di, v));
+  }
+}
+
+template <typename T>
+void ConvertT(const T* HWY_RESTRICT src, size_t n, float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> df;
+  const size_t N = hn::Lanes(df);
+  size_t k = 0;
+  for (; k + N <= n; k += N) hn::StoreU(LoadAsFloat(df, src + k), df, dst + k);
+  for (; k < n; ++k) dst[k] = static_cast<float>(src[k]);
+}
+
+void ConvertU8(const uint8_t* src, size_t n, float* dst) { ConvertT(src, n, dst); }
+void ConvertU16(const uint16_t* src, size_t n, float* dst) { ConvertT(src, n, dst); }
+
+// dst[k] = w[0] * row0[k] + w[1] * row1[k] + ..., left to right, like the
+// reference's 0 + w[0] * row0[k] + ... (adding to +0 changes nothing for
+// these non-negative terms). Four vectors per step keep the sums in
+// registers across the taps.
+template <typename T>
+void RowSumT(const T* HWY_RESTRICT src, size_t stride, int first, int taps, const float* HWY_RESTRICT w, size_t n,
+             float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> df;
+  const size_t N = hn::Lanes(df);
+  const T* base = src + static_cast<size_t>(first) * stride;
+  size_t k = 0;
+  for (; k + 4 * N <= n; k += 4 * N) {
+    const T* r = base + k;
+    auto w0 = hn::Set(df, w[0]);
+    auto a0 = hn::Mul(w0, LoadAsFloat(df, r));
+    auto a1 = hn::Mul(w0, LoadAsFloat(df, r + N));
+    auto a2 = hn::Mul(w0, LoadAsFloat(df, r + 2 * N));
+    auto a3 = hn::Mul(w0, LoadAsFloat(df, r + 3 * N));
+    for (int i = 1; i < taps; ++i) {
+      r = base + static_cast<size_t>(i) * stride + k;
+      const auto wi = hn::Set(df, w[i]);
+      a0 = hn::Add(a0, hn::Mul(wi, LoadAsFloat(df, r)));
+      a1 = hn::Add(a1, hn::Mul(wi, LoadAsFloat(df, r + N)));
+      a2 = hn::Add(a2, hn::Mul(wi, LoadAsFloat(df, r + 2 * N)));
+      a3 = hn::Add(a3, hn::Mul(wi, LoadAsFloat(df, r + 3 * N)));
+    }
+    hn::StoreU(a0, df, dst + k);
+    hn::StoreU(a1, df, dst + k + N);
+    hn::StoreU(a2, df, dst + k + 2 * N);
+    hn::StoreU(a3, df, dst + k + 3 * N);
+  }
+  for (; k + N <= n; k += N) {
+    auto a = hn::Mul(hn::Set(df, w[0]), LoadAsFloat(df, base + k));
+    for (int i = 1; i < taps; ++i) {
+      a = hn::Add(a, hn::Mul(hn::Set(df, w[i]), LoadAsFloat(df, base + static_cast<size_t>(i) * stride + k)));
+    }
+    hn::StoreU(a, df, dst + k);
+  }
+  for (; k < n; ++k) {
+    float a = w[0] * static_cast<float>(base[k]);
+    for (int i = 1; i < taps; ++i) a += w[i] * static_cast<float>(base[static_cast<size_t>(i) * stride + k]);
+    dst[k] = a;
+  }
+}
+
+void RowSumF32(const float* src, size_t stride, int first, int taps, const float* w, size_t n, float* dst) {
+  RowSumT(src, stride, first, taps, w, n, dst);
+}
+void RowSumU8(const uint8_t* src, size_t stride, int first, int taps, const float* w, size_t n, float* dst) {
+  RowSumT(src, stride, first, taps, w, n, dst);
+}
+void RowSumU16(const uint16_t* src, size_t stride, int first, int taps, const float* w, size_t n, float* dst) {
+  RowSumT(src, stride, first, taps, w, n, dst);
+}
+
+#if HWY_TARGET == HWY_SCALAR
+// One lane: the reference's loop (HWY_SCALAR is the fallback of CPUs without SSSE3).
+template <typename T>
+void Horizontal3T(const T* src, size_t src_stride, int rows, int, const ResampleTap* taps, const float* weights,
+                  int out_w, float inv, bool flip, float*, float* dst) {
+  for (int y = 0; y < rows; ++y) {
+    const T* row = src + src_stride * y;
+    float* out = dst + static_cast<size_t>(out_w) * 3 * y;
+    for (int o = 0; o < out_w; ++o) {
+      const ResampleTap t = taps[o];
+      float acc[3] = {};
+      for (int j = 0; j < t.count; ++j) {
+        for (int c = 0; c < 3; ++c) acc[c] += weights[t.offset + j] * static_cast<float>(row[3 * (t.first + j) + c]);
+      }
+      const int col = flip ? out_w - 1 - o : o;
+      for (int c = 0; c < 3; ++c) out[3 * col + c] = acc[c] * inv;
+    }
+  }
+}
+#else
+// A vector of Lanes(d) / 4 pixels, 4 floats each (R, G, B and the next
+// pixel's R, which is ignored): the pixel at float `off` of rows[0], rows[1], ...
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPixelGroup(D d, const float* const* rows, size_t off) {
+  if constexpr (hn::MaxLanes(D()) <= 4) {
+    return hn::LoadU(d, rows[0] + off);
+  } else {
+    const hn::Half<D> dh;
+    constexpr size_t kHalfRows = hn::MaxLanes(D()) / 8;
+    return hn::Combine(d, LoadPixelGroup(dh, rows + kHalfRows, off), LoadPixelGroup(dh, rows, off));
+  }
+}
+
+// Horizontal pass of Lanes(d) / 4 rows at once: all rows share the taps, so
+// one broadcast weight serves every row's RGB in one multiply and add. Per
+// channel the sum is the reference's: taps in order, then times inv. Rows
+// of T other than float are first converted (each source sample once) into
+// `scratch`; float rows are read in place and need one readable float
+// after each row's last pixel.
+template <class D, typename T>
+HWY_INLINE void HorizontalGroup(D d, const T* src, size_t src_stride, int in_w, const ResampleTap* HWY_RESTRICT taps,
+                                const float* HWY_RESTRICT weights, int out_w, float inv, bool flip,
+                                float* HWY_RESTRICT scratch, float* HWY_RESTRICT dst) {
+  constexpr size_t kRows = hn::MaxLanes(D()) / 4;
+  const float* rows[kRows];
+  const size_t row_len = 3 * static_cast<size_t>(in_w);
+  for (size_t r = 0; r < kRows; ++r) {
+    if constexpr (std::is_same_v<T, float>) {
+      rows[r] = src + r * src_stride;
+    } else {
+      float* row = scratch + r * (row_len + 1);
+      ConvertT(src + r * src_stride, row_len, row);
+      row[row_len] = 0.0f;
+      rows[r] = row;
+    }
+  }
+  const size_t out_row = static_cast<size_t>(out_w) * 3;
+  const auto vinv = hn::Set(d, inv);
+  HWY_ALIGN float lanes[hn::MaxLanes(D())];
+  for (int o = 0; o < out_w; ++o) {
+    const ResampleTap t = taps[o];
+    const float* w = weights + t.offset;
+    const size_t off = 3 * static_cast<size_t>(t.first);
+    auto acc = hn::Mul(hn::Set(d, w[0]), LoadPixelGroup(d, rows, off));
+    for (int j = 1; j < t.count; ++j) {
+      acc = hn::Add(acc, hn::Mul(hn::Set(d, w[j]), LoadPixelGroup(d, rows, off + 3 * static_cast<size_t>(j))));
+    }
+    hn::Store(hn::Mul(acc, vinv), d, lanes);
+    const size_t col = 3 * static_cast<size_t>(flip ? out_w - 1 - o : o);
+    for (size_t r = 0; r < kRows; ++r) std::memcpy(dst + r * out_row + col, lanes + 4 * r, 3 * sizeof(float));
+  }
+}
+
+template <typename T>
+void Horizontal3T(const T* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps, const float* weights,
+                  int out_w, float inv, bool flip, float* scratch, float* dst) {
+  static_assert(kFloatLanes >= 4 && kFloatLanes / 4 <= static_cast<size_t>(kMaxGroupRows), "target lanes");
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 4> d4;
+  constexpr int kRows = static_cast<int>(kFloatLanes / 4);
+  const size_t out_row = static_cast<size_t>(out_w) * 3;
+  int y = 0;
+  for (; y + kRows <= rows; y += kRows) {
+    HorizontalGroup(d, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip, scratch,
+                    dst + out_row * y);
+  }
+  for (; y < rows; ++y) {
+    HorizontalGroup(d4, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip, scratch,
+                    dst + out_row * y);
+  }
+}
+
+#endif  // HWY_TARGET == HWY_SCALAR
+
+void Horizontal3U8(const uint8_t* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps,
+                   const float* weights, int out_w, float inv, bool flip, float* scratch, float* dst) {
+  Horizontal3T(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
+}
+void Horizontal3U16(const uint16_t* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps,
+                    const float* weights, int out_w, float inv, bool flip, float* scratch, float* dst) {
+  Horizontal3T(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
+}
+void Horizontal3F32(const float* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps,
+                    const float* weights, int out_w, float inv, bool flip, float* scratch, float* dst) {
+  Horizontal3T(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
+}
+
+// ---- Batch-slot write: one store step per slot element type.
+
+template <SlotType kType>
+struct SlotStore;
+
+template <>
+struct SlotStore<SlotType::kFloat32> {
+  using T = float;
+  template <class DF>
+  static HWY_INLINE hn::Vec<DF> Convert(DF, hn::Vec<DF> v) {
+    return v;
+  }
+  static float Scalar(float v) { return v; }
+};
+
+// std::lround(std::clamp(v, 0, 255)), exactly: after the clamp v >= 0, so
+// rounding half away from zero is floor(v) + (v - floor(v) >= 0.5), and
+// v - floor(v) is exact. (floor(v + 0.5) is not: 0.49999997 + 0.5 rounds to 1.)
+template <>
+struct SlotStore<SlotType::kUint8> {
+  using T = uint8_t;
+  template <class DF>
+  static HWY_INLINE hn::Vec<hn::Rebind<uint8_t, DF>> Convert(DF df, hn::Vec<DF> v) {
+    v = hn::Min(hn::Max(v, hn::Zero(df)), hn::Set(df, 255.0f));
+    const auto t = hn::Floor(v);
+    const auto r = hn::IfThenElse(v - t >= hn::Set(df, 0.5f), t + hn::Set(df, 1.0f), t);
+    const hn::Rebind<int32_t, DF> di;
+    const hn::Rebind<uint8_t, DF> du8;
+    return hn::DemoteTo(du8, hn::ConvertTo(di, r));
+  }
+  static uint8_t Scalar(float v) { return static_cast<uint8_t>(std::lround(std::clamp(v, 0.0f, 255.0f))); }
+};
+
+// Output channel values of one pixel, as the reference computes them.
+template <int kSrc, int kOut>
+HWY_INLINE void PixelChannels(const float* p, float* v) {
+  if constexpr (kSrc == kOut) {
+    for (int c = 0; c < kOut; ++c) v[c] = p[c];
+  } else if constexpr (kSrc == 1) {
+    for (int c = 0; c < kOut; ++c) v[c] = p[0];
+  } else {
+    v[0] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+  }
+}
+
+template <int kSrc, int kOut, SlotType kType>
+void WriteSlotT(const float* HWY_RESTRICT src, size_t pixels, const SlotWrite& how, void* dst_void) {
+  using Store = SlotStore<kType>;
+  using T = typename Store::T;
+  T* HWY_RESTRICT dst = static_cast<T*>(dst_void);
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<T, decltype(df)> dt;
+  const size_t N = hn::Lanes(df);
+  hn::Vec<decltype(df)> scale[kOut], offset[kOut];
+  for (int c = 0; c < kOut; ++c) {
+    scale[c] = hn::Set(df, how.scale[c]);
+    offset[c] = hn::Set(df, how.offset[c]);
+  }
+  size_t i = 0;
+  for (; i + N <= pixels; i += N) {
+    const float* p = src + i * kSrc;
+    hn::Vec<decltype(df)> v[3];
+    if constexpr (kSrc == 3) {
+      hn::LoadInterleaved3(df, p, v[0], v[1], v[2]);
+      if constexpr (kOut == 1) {
+        v[0] = hn::Add(hn::Add(hn::Mul(hn::Set(df, 0.299f), v[0]), hn::Mul(hn::Set(df, 0.587f), v[1])),
+                       hn::Mul(hn::Set(df, 0.114f), v[2]));
+      }
+    } else {
+      v[0] = hn::LoadU(df, p);
+      v[1] = v[2] = v[0];
+    }
+    hn::Vec<decltype(dt)> q[kOut];
+    for (int c = 0; c < kOut; ++c) q[c] = Store::Convert(df, hn::Add(hn::Mul(scale[c], v[c]), offset[c]));
+    if (how.planar) {
+      for (int c = 0; c < kOut; ++c) hn::StoreU(q[c], dt, dst + c * pixels + i);
+    } else if constexpr (kOut == 3) {
+      hn::StoreInterleaved3(q[0], q[1], q[2], dt, dst + 3 * i);
+    } else {
+      hn::StoreU(q[0], dt, dst + i);
+    }
+  }
+  for (; i < pixels; ++i) {
+    float v[3];
+    PixelChannels<kSrc, kOut>(src + i * kSrc, v);
+    for (int c = 0; c < kOut; ++c) {
+      const T q = Store::Scalar(how.scale[c] * v[c] + how.offset[c]);
+      dst[how.planar ? c * pixels + i : i * kOut + c] = q;
+    }
+  }
+}
+
+// Interleaved output of the source's channels with one scale and offset
+// for all of them (uint8, kNone, kRescale, the per-image modes): an
+// element-wise map of the whole buffer, no (de)interleaving.
+template <SlotType kType>
+void WriteFlat(const float* HWY_RESTRICT src, size_t n, float scale, float offset, void* dst_void) {
+  using Store = SlotStore<kType>;
+  using T = typename Store::T;
+  T* HWY_RESTRICT dst = static_cast<T*>(dst_void);
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<T, decltype(df)> dt;
+  const size_t N = hn::Lanes(df);
+  const auto vs = hn::Set(df, scale), vo = hn::Set(df, offset);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(Store::Convert(df, hn::Add(hn::Mul(vs, hn::LoadU(df, src + i)), vo)), dt, dst + i);
+  for (; i < n; ++i) dst[i] = Store::Scalar(scale * src[i] + offset);
+}
+
+template <SlotType kType>
+void WriteSlotOfType(const float* src, size_t pixels, const SlotWrite& how, void* dst) {
+  const bool uniform = how.scale[0] == how.scale[1] && how.scale[0] == how.scale[2] &&
+                       how.offset[0] == how.offset[1] && how.offset[0] == how.offset[2];
+  if (uniform && how.src_channels == how.out_channels && (!how.planar || how.out_channels == 1)) {
+    return WriteFlat<kType>(src, pixels * how.out_channels, how.scale[0], how.offset[0], dst);
+  }
+  if (how.src_channels == 3) {
+    if (how.out_channels == 3) return WriteSlotT<3, 3, kType>(src, pixels, how, dst);
+    return WriteSlotT<3, 1, kType>(src, pixels, how, dst);
+  }
+  if (how.out_channels == 3) return WriteSlotT<1, 3, kType>(src, pixels, how, dst);
+  return WriteSlotT<1, 1, kType>(src, pixels, how, dst);
+}
+
+void WriteSlotImpl(const float* src, size_t pixels, const SlotWrite& how, void* dst) {
+  switch (how.type) {
+    case SlotType::kFloat32:
+      return WriteSlotOfType<SlotType::kFloat32>(src, pixels, how, dst);
+    case SlotType::kUint8:
+      return WriteSlotOfType<SlotType::kUint8>(src, pixels, how, dst);
+  }
+}
+
+const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace simd
+}  // namespace imagefeed
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace imagefeed {
+namespace simd {
+
+HWY_EXPORT(ConvertU8);
+HWY_EXPORT(ConvertU16);
+HWY_EXPORT(RowSumF32);
+HWY_EXPORT(RowSumU8);
+HWY_EXPORT(RowSumU16);
+HWY_EXPORT(Horizontal3U8);
+HWY_EXPORT(Horizontal3U16);
+HWY_EXPORT(Horizontal3F32);
+HWY_EXPORT(WriteSlotImpl);
+HWY_EXPORT(TargetNameImpl);
+
+void ConvertToFloat(const uint8_t* src, size_t n, float* dst) { HWY_DYNAMIC_DISPATCH(ConvertU8)(src, n, dst); }
+void ConvertToFloat(const uint16_t* src, size_t n, float* dst) { HWY_DYNAMIC_DISPATCH(ConvertU16)(src, n, dst); }
+
+void WeightedRowSum(const float* src, size_t stride, int first, int taps, const float* w, size_t n, float* dst) {
+  HWY_DYNAMIC_DISPATCH(RowSumF32)(src, stride, first, taps, w, n, dst);
+}
+void WeightedRowSum(const uint8_t* src, size_t stride, int first, int taps, const float* w, size_t n, float* dst) {
+  HWY_DYNAMIC_DISPATCH(RowSumU8)(src, stride, first, taps, w, n, dst);
+}
+void WeightedRowSum(const uint16_t* src, size_t stride, int first, int taps, const float* w, size_t n, float* dst) {
+  HWY_DYNAMIC_DISPATCH(RowSumU16)(src, stride, first, taps, w, n, dst);
+}
+
+void HorizontalPass3(const uint8_t* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps,
+                     const float* weights, int out_w, float inv, bool flip, float* scratch, float* dst) {
+  HWY_DYNAMIC_DISPATCH(Horizontal3U8)(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
+}
+void HorizontalPass3(const uint16_t* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps,
+                     const float* weights, int out_w, float inv, bool flip, float* scratch, float* dst) {
+  HWY_DYNAMIC_DISPATCH(Horizontal3U16)(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
+}
+void HorizontalPass3(const float* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps,
+                     const float* weights, int out_w, float inv, bool flip, float* scratch, float* dst) {
+  HWY_DYNAMIC_DISPATCH(Horizontal3F32)(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
+}
+
+void WriteSlot(const float* src, size_t pixels, const SlotWrite& how, void* dst) {
+  HWY_DYNAMIC_DISPATCH(WriteSlotImpl)(src, pixels, how, dst);
+}
+
+const char* DispatchedTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
+
+}  // namespace simd
+}  // namespace imagefeed
+#endif  // HWY_ONCE
