@@ -19,7 +19,8 @@ struct ChannelSummary {
 absl::StatusOr<ChannelSummary> SummarizeBatch(const v1::Batch& batch);
 
 // One JSON object: epoch, position, shape, dtype, labels, sample_ids, mean,
-// std, min, max, skipped (the `fetch --json` line).
+// std, min, max, skipped, and cursor (its token) if the batch has one (the
+// `fetch --json` line).
 std::string BatchJson(const v1::Batch& batch, const ChannelSummary& summary);
 
 // One human-readable line.

@@ -58,15 +58,16 @@ int RunBench(const Args& args) {
                 "'imagefeed status')");
   stream.Register(&flags);
   v1::StreamBatchesRequest request;
-  std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
-  ImageFeedClient& client = *connected;
+  std::unique_ptr<FanInClient> fan_in;
+  ImageFeedClient* first = nullptr;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &fan_in, &first); rc >= 0) return rc;
+  ImageFeedClient& client = *first;
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, request, batches) : std::nullopt);
   auto ignore = [](const v1::Batch&) { return absl::OkStatus(); };
   // The stage breakdown is the difference of the server's totals around the run.
   absl::StatusOr<v1::ServerStatus> before = client.GetServerStatus();
-  absl::StatusOr<StreamTotals> t = RunStream(client, request, batches, ignore, &progress);
+  absl::StatusOr<StreamTotals> t = RunStream(*fan_in, request, batches, ignore, &progress);
   if (!t.ok()) return Fail(t.status());
   std::optional<v1::StageTotals> stages;
   if (before.ok()) {
