@@ -30,7 +30,8 @@ struct FanInOptions {
   std::chrono::milliseconds failover_timeout{60000};
   // A stream without a batch for this long counts as failed (a stopped
   // server that keepalive has not caught yet). Generous by default: a
-  // stream's first batch may wait for statistics fitting.
+  // stream's first batch may wait for statistics fitting. Also bounds the
+  // DescribeStream call made on each server before streaming.
   std::chrono::milliseconds progress_timeout{300000};
   // Backoff of a failed server before it is tried again: doubles from the
   // initial value up to the maximum.

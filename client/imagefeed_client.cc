@@ -92,9 +92,13 @@ absl::StatusOr<v1::ServerStatus> ImageFeedClient::GetServerStatus() {
   return response;
 }
 
-absl::StatusOr<v1::StreamDescription> ImageFeedClient::DescribeStream(const v1::StreamBatchesRequest& request) {
+absl::StatusOr<v1::StreamDescription> ImageFeedClient::DescribeStream(const v1::StreamBatchesRequest& request,
+                                                                      int64_t timeout_ms) {
   grpc::ClientContext context;
   Prepare(&context, /*unary=*/true);
+  if (timeout_ms > 0 && timeout_ms < int64_t{options_.unary_timeout_seconds} * 1000) {
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  }
   v1::StreamDescription response;
   grpc::Status s = stub_->DescribeStream(&context, request, &response);
   if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {

@@ -64,7 +64,9 @@ class ImageFeedClient {
 
   // Validates `request` as StreamBatches would (same errors) and describes
   // the stream (length, fingerprints). UNIMPLEMENTED from an older server.
-  absl::StatusOr<v1::StreamDescription> DescribeStream(const v1::StreamBatchesRequest& request);
+  // `timeout_ms` > 0 shortens the unary deadline (a stopped server must not
+  // hold up a fan-in's start for long).
+  absl::StatusOr<v1::StreamDescription> DescribeStream(const v1::StreamBatchesRequest& request, int64_t timeout_ms = 0);
 
   // Starts streaming the batches `request` asks for.
   std::unique_ptr<BatchReader> StreamBatches(const v1::StreamBatchesRequest& request);
