@@ -103,6 +103,8 @@ void FanInReader::MarkDead(const std::string& address, const absl::Status& error
 }
 
 absl::Status FanInReader::AllFailed() const {
+  // One server: its own error, as a plain client reports it.
+  if (health_.size() == 1 && !health_.begin()->second.last_error.ok()) return health_.begin()->second.last_error;
   std::string list;
   for (const auto& [address, h] : health_) {
     if (h.last_error.ok()) continue;

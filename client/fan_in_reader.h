@@ -26,7 +26,8 @@ namespace imagefeed {
 
 struct FanInOptions {
   // How long the servers may all stay unreachable (since the last delivered
-  // batch) before the stream fails with UNAVAILABLE naming each of them.
+  // batch) before the stream fails with UNAVAILABLE naming each of them
+  // (one server: its own last error). 0: fail as soon as no server is left.
   std::chrono::milliseconds failover_timeout{60000};
   // A stream without a batch for this long counts as failed (a stopped
   // server that keepalive has not caught yet). Generous by default: a

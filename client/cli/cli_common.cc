@@ -99,7 +99,13 @@ int ParseStreamCommand(FlagSet& flags, const std::vector<std::string>& args, con
   absl::StatusOr<v1::StreamBatchesRequest> r = stream.ToRequest(flags);
   if (!r.ok()) return UsageError(r.status());
   *request = *std::move(r);
-  absl::StatusOr<std::unique_ptr<FanInClient>> connected = conn.ConnectFanIn(stream.ToFanInOptions());
+  FanInOptions fan_in = stream.ToFanInOptions();
+  const std::vector<std::string> targets = SplitTargets(conn.server);
+  // One address: a failed stream fails at once, as it always did, unless asked to wait for the server.
+  if (!flags.IsSet("failover_timeout") && targets.size() == 1 && !IsDnsTarget(targets[0])) {
+    fan_in.failover_timeout = std::chrono::milliseconds(0);
+  }
+  absl::StatusOr<std::unique_ptr<FanInClient>> connected = conn.ConnectFanIn(fan_in);
   if (!connected.ok()) return UsageError(connected.status());
   *client = *std::move(connected);
   absl::StatusOr<ImageFeedClient*> head = (*client)->First();

@@ -141,7 +141,8 @@ void StreamFlags::Register(FlagSet* f) {
              "with --drop_last or --even_shards and a --size]");
   f->AddDouble("failover_timeout", &failover_timeout,
                "seconds to keep retrying when every server failed before giving up (several servers: a failed one "
-               "is left out and the stream continues on the others)");
+               "is left out and the stream continues on the others); default 60 with several servers or a dns: "
+               "target, 0 (fail at once, as always) with one address");
   f->AddDouble("progress_timeout", &progress_timeout,
                "seconds without a batch after which a server counts as failed (stopped, partitioned)");
 }
@@ -201,11 +202,11 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
                                               : v1::EVEN_SHARDS_NONE);
   }
   if (flags.IsSet("fill_skipped")) r.set_fill_skipped(fill_skipped);
-  for (const char* flag : {"failover_timeout", "progress_timeout"}) {
-    const double v = std::string(flag) == "failover_timeout" ? failover_timeout : progress_timeout;
-    if (!(v > 0 && std::isfinite(v))) {
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", v, " must be a number of seconds > 0"));
-    }
+  if (!(failover_timeout >= 0 && std::isfinite(failover_timeout))) {
+    return absl::InvalidArgumentError(absl::StrCat("--failover_timeout: ", failover_timeout, " must be >= 0 seconds"));
+  }
+  if (!(progress_timeout > 0 && std::isfinite(progress_timeout))) {
+    return absl::InvalidArgumentError(absl::StrCat("--progress_timeout: ", progress_timeout, " must be > 0 seconds"));
   }
   if (!resume.empty()) {
     absl::StatusOr<v1::Cursor> cursor = DecodeCursor(resume, "--resume");
