@@ -5,6 +5,8 @@ cursor on other servers, a SIGKILLed server is failed over with every sample onc
 stopped server is left out after --progress_timeout, and all servers gone ends with an error naming each."""
 import json
 import os
+import pty
+import select
 import re
 import signal
 import subprocess
@@ -194,6 +196,62 @@ class FailoverCliTest(unittest.TestCase):
             self.assertIn(a, err)
         self.assertIn("resume with --resume=ifc1.", err)
         self.assertLess(elapsed, 30)
+
+    def test_interrupted_fetch_prints_a_token_that_continues_exactly(self):
+        self.servers = start_servers(1, self.tmp.name)
+        server = self.servers[0]
+        want = fetch_json(server.addr, *self.BIG)
+        proc = subprocess.Popen([CLI, "fetch", f"--server={server.addr}", "--dataset=demo", "--json", *self.BIG],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        got = [json.loads(proc.stdout.readline())]
+        server.proc.send_signal(signal.SIGSTOP)  # no more batches: the interrupt lands mid-stream
+        proc.send_signal(signal.SIGINT)
+        got += [json.loads(line) for line in proc.stdout]
+        rc = proc.wait(timeout=60)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(rc, 130, err)
+        m = re.fullmatch(r"imagefeed: interrupted; resume with --resume=(ifc1\.[A-Za-z0-9_-]+)\n", err)
+        self.assertTrue(m, err)
+        self.assertEqual(m.group(1), got[-1]["cursor"])
+        self.assertLess(len(got), len(want))
+        server.proc.send_signal(signal.SIGCONT)
+        rest = fetch_json(server.addr, *self.BIG, f"--resume={m.group(1)}")
+        self.assertEqual(got + rest, want)
+
+    def test_interrupted_epoch_prints_a_token_and_the_resumed_epoch_checks_the_rest(self):
+        self.servers = start_servers(1, self.tmp.name)
+        server = self.servers[0]
+        master, slave = pty.openpty()  # stderr on a terminal: the progress line shows the first batch
+        proc = subprocess.Popen([CLI, "epoch", f"--server={server.addr}", "--dataset=demo", *self.BIG],
+                                stdout=subprocess.PIPE, stderr=slave, text=True)
+        os.close(slave)
+        ready, _, _ = select.select([master], [], [], 60)
+        self.assertTrue(ready and os.read(master, 4096), "no progress line: no batch arrived")
+        server.proc.send_signal(signal.SIGSTOP)
+        proc.send_signal(signal.SIGINT)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        os.close(master)
+        rc = proc.wait(timeout=60)
+        proc.stdout.close()
+        text = terminal.decode(errors="replace")
+        self.assertEqual(rc, 130, text)
+        m = re.search(r"imagefeed: interrupted; resume with --resume=(ifc1\.[A-Za-z0-9_-]+)", text)
+        self.assertTrue(m, text)
+        server.proc.send_signal(signal.SIGCONT)
+        e = epoch_json(server.addr, *self.BIG, f"--resume={m.group(1)}")
+        self.assertTrue(e["ok"], e)
+        self.assertEqual(e["unique"], e["expected"])
+        self.assertTrue(0 < e["expected"] < 300 and (300 - e["expected"]) % 8 == 0, e)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ void PrintText(const v1::StreamBatchesRequest& req, const DeliveryReport& r, con
 }  // namespace
 
 int RunEpoch(const Args& args) {
+  InterruptWatcher interrupts;  // first: it blocks SIGINT in the threads created later
   ConnectionFlags conn;
   bool json = false;
   StreamFlags stream;
@@ -149,8 +150,13 @@ int RunEpoch(const Args& args) {
   };
   ProgressBar progress(stderr, StderrIsTerminal(), expected);
   std::string cursor;
-  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, 0, check, &progress, &cursor);
+  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, 0, check, &progress, &cursor, &interrupts);
   if (!totals.ok()) {
+    if (interrupts.interrupted()) {
+      std::cerr << "imagefeed: interrupted"
+                << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
+      return kExitInterrupted;
+    }
     if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
     return Fail(totals.status());
   }

@@ -12,6 +12,7 @@
 namespace imagefeed {
 
 int RunFetch(const Args& args) {
+  InterruptWatcher interrupts;  // first: it blocks SIGINT in the threads created later
   ConnectionFlags conn;
   bool json = false;
   int64_t batches = 0;
@@ -39,8 +40,13 @@ int RunFetch(const Args& args) {
     return absl::OkStatus();
   };
   std::string cursor;
-  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, batches, print, &progress, &cursor);
+  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, batches, print, &progress, &cursor, &interrupts);
   if (!totals.ok()) {
+    if (interrupts.interrupted()) {
+      std::cerr << "imagefeed: interrupted"
+                << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
+      return kExitInterrupted;
+    }
     if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
     return Fail(totals.status());
   }

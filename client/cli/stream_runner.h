@@ -4,12 +4,16 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <thread>
+
+#include <signal.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/cli/progress_bar.h"
 #include "client/fan_in_reader.h"
 #include "client/imagefeed_client.h"
+#include "common/mutex.h"
 
 namespace imagefeed {
 
@@ -28,6 +32,34 @@ struct StreamTotals {
   double mb_per_second() const { return seconds > 0 ? bytes / 1e6 / seconds : 0; }
 };
 
+// Turns Ctrl-C (SIGINT) into a cancel of the running stream, so that an
+// interrupted command can still print how to resume. Create it before any
+// other thread starts: it blocks SIGINT in this thread and in the threads
+// created after it, and one thread of its own waits for the signal.
+// Thread-safe.
+class InterruptWatcher {
+ public:
+  InterruptWatcher();
+  ~InterruptWatcher();
+  InterruptWatcher(const InterruptWatcher&) = delete;
+  InterruptWatcher& operator=(const InterruptWatcher&) = delete;
+
+  // The reader a SIGINT cancels (nullptr: none).
+  void Watch(FanInReader* reader);
+  bool interrupted() const;
+
+ private:
+  mutable Mutex mu_;
+  FanInReader* reader_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  sigset_t old_mask_;
+  std::thread waiter_;
+};
+
+// Exit code of a command stopped by SIGINT (128 + 2, as a shell reports it).
+constexpr int kExitInterrupted = 130;
+
 // Called for each batch; a non-OK status cancels the stream and is returned.
 using BatchCallback = std::function<absl::Status(const v1::Batch&)>;
 
@@ -37,10 +69,11 @@ using BatchCallback = std::function<absl::Status(const v1::Batch&)>;
 // after each batch and finishes it before returning. Returns the stream's
 // error (naming the server for UNAVAILABLE) or the first callback error;
 // `last_cursor` (may be null) gets the last delivered batch's cursor token
-// either way, so an interrupted run can say how to resume.
+// either way, so an interrupted run can say how to resume. A SIGINT seen by
+// `interrupts` (may be null) ends the stream with CANCELLED.
 absl::StatusOr<StreamTotals> RunStream(FanInClient& client, const v1::StreamBatchesRequest& request,
                                        int64_t max_batches, const BatchCallback& on_batch, ProgressBar* progress,
-                                       std::string* last_cursor = nullptr);
+                                       std::string* last_cursor = nullptr, InterruptWatcher* interrupts = nullptr);
 
 // The samples a progress bar of this stream counts towards: the rank's
 // share (see ExpectedPositions), at most `max_batches` batches if > 0.
