@@ -173,6 +173,18 @@ class FailoverCliTest(unittest.TestCase):
         self.assertTrue(got["ok"], got)
         self.assertEqual({k: v for k, v in got.items() if k not in TIMING_KEYS}, want)
 
+    def test_a_server_down_at_the_start_is_left_out(self):
+        self.servers = start_servers(3, self.tmp.name)
+        want_fetch = fetch_json(self.servers[1].addr, *REQUEST)
+        want_epoch = epoch_json(self.servers[1].addr, *REQUEST)
+        self.servers[0].proc.kill()  # the first of the list: also the one the dataset lookup would ask
+        self.servers[0].proc.wait()
+        all_three = ",".join(s.addr for s in self.servers)
+        self.assertEqual(fetch_json(all_three, *REQUEST), want_fetch)
+        got = epoch_json(all_three, *REQUEST)
+        self.assertTrue(got["ok"], got)
+        self.assertEqual(got, want_epoch)
+
     def test_all_servers_gone_fails_naming_each(self):
         self.servers = start_servers(2, self.tmp.name)
         addrs = [s.addr for s in self.servers]

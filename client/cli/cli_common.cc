@@ -108,9 +108,20 @@ int ParseStreamCommand(FlagSet& flags, const std::vector<std::string>& args, con
   absl::StatusOr<std::unique_ptr<FanInClient>> connected = conn.ConnectFanIn(fan_in);
   if (!connected.ok()) return UsageError(connected.status());
   *client = *std::move(connected);
-  absl::StatusOr<ImageFeedClient*> head = (*client)->First();
-  if (!head.ok()) return Fail(head.status());
-  *first = *head;
+  absl::StatusOr<std::vector<std::string>> servers = (*client)->Resolve();
+  if (!servers.ok()) return Fail(servers.status());
+  if (servers->empty()) return UsageError(absl::InvalidArgumentError("--server: no address given"));
+  *first = &(*client)->Server(servers->front());
+  // Several servers: the unary calls (dataset lookup, progress total) go to
+  // the first one that answers, so one server down does not stop the command.
+  for (size_t i = 0; servers->size() > 1 && i < servers->size(); ++i) {
+    ImageFeedClient& c = (*client)->Server((*servers)[i]);
+    absl::StatusOr<v1::ListDatasetsResponse> list = c.ListDatasets();
+    if (list.ok() || !IsFailoverError(list.status())) {
+      *first = &c;
+      break;
+    }
+  }
   return -1;
 }
 

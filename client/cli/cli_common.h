@@ -49,7 +49,7 @@ struct ConnectionFlags {
 // The common start of every streaming command: parses `args` into `flags`
 // (in which `conn` and `stream` are registered), builds the request and
 // connects: `client` fans in over every server of --server, `first` is the
-// first of them (for unary calls). Returns -1 to continue, else the exit
+// first of them that answers (for unary calls). Returns -1 to continue, else the exit
 // code to return.
 int ParseStreamCommand(FlagSet& flags, const std::vector<std::string>& args, const ConnectionFlags& conn,
                        const StreamFlags& stream, v1::StreamBatchesRequest* request,
