@@ -94,6 +94,15 @@ class FanInCliTest(unittest.TestCase):
             self.assertTrue(e3["ok"], e3)
             self.assertEqual(e3["cursor"], one[-1]["cursor"])
 
+    def test_bench_sums_the_stages_of_every_server(self):
+        r = cli("bench", f"--server={self.three}", "--dataset=demo", "--json", "--batch_size=30", "--size=16x16")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["samples"], 300)
+        # 10 batches, 3-4 from each server: only the sum over the servers covers the epoch.
+        self.assertEqual(int(out["stages"]["samples"]), 300)
+        self.assertEqual(int(out["stages"]["batches_sent"]), 10)
+
     def test_resume_continues_exactly_on_other_servers(self):
         whole = fetch_json(self.one, *REQUEST)
         # Text output: the last line says how to resume after --batches.
