@@ -94,6 +94,18 @@ class FanInCliTest(unittest.TestCase):
             self.assertTrue(e3["ok"], e3)
             self.assertEqual(e3["cursor"], one[-1]["cursor"])
 
+    def test_info_status_and_health_take_every_server(self):
+        r = cli("health", f"--server={self.three}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [f"{s.addr}: SERVING" for s in self.servers])  # in --server order
+        self.assertEqual(cli("health", f"--server={self.one}").stdout, "SERVING\n")  # one server: as before
+        r = cli("status", f"--server={self.three}", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len([json.loads(line) for line in r.stdout.splitlines()]), 3)
+        r = cli("info", f"--server={self.three}", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, cli("info", f"--server={self.one}", "--json").stdout)
+
     def test_bench_sums_the_stages_of_every_server(self):
         r = cli("bench", f"--server={self.three}", "--dataset=demo", "--json", "--batch_size=30", "--size=16x16")
         self.assertEqual(r.returncode, 0, r.stderr)
