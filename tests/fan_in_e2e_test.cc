@@ -372,6 +372,30 @@ TEST_F(FanInTest, AStoppedServerIsFailedOverByTheProgressDeadline) {
             << got.slowest_next_after_hook << " s\n";
 }
 
+// The progress deadline far away (60 s): only the channel's keepalive
+// (a ping every 5 s, unanswered after 1 s) can notice the stopped server.
+TEST_F(FanInTest, AStoppedServerIsCaughtByKeepalive) {
+  Servers reference(1, Root("large"));
+  FanInClient one(reference.addresses());
+  ReadResult want = ReadAll(one, LargeRequest());
+  ASSERT_OK(want.status);
+
+  Servers three(3, Root("large"));
+  ClientOptions channel;
+  channel.keepalive_time_ms = 5000;
+  channel.keepalive_timeout_ms = 1000;
+  FanInOptions o = Fast();
+  o.progress_timeout = std::chrono::milliseconds(60000);
+  FanInClient client(three.addresses(), channel, o);
+  ReadResult got = ReadAll(client, LargeRequest(), /*hook_at=*/1, [&] { three.procs[2]->Signal(SIGSTOP); });
+  ASSERT_OK(got.status);
+  EXPECT_GE(got.failovers, 1);
+  ExpectSameStream(got.batches, want.batches);
+  EXPECT_LT(got.slowest_next_after_hook, 30);
+  std::cout << "[ measured ] SIGSTOP caught by keepalive (5 s + 1 s): slowest batch after the stop "
+            << got.slowest_next_after_hook << " s\n";
+}
+
 TEST_F(FanInTest, AllServersGoneFailsInBoundedTimeNamingEach) {
   Servers two(2, Root("large"));
   const std::vector<std::string> addresses = two.addresses();
