@@ -3,6 +3,7 @@
 server gives (per-batch ids, labels, channel statistics and cursor tokens), `--resume` continues exactly after a
 cursor on other servers, a SIGKILLed server is failed over with every sample once in the one-server order, a
 stopped server is left out after --progress_timeout, and all servers gone ends with an error naming each."""
+import base64
 import json
 import os
 import pty
@@ -62,6 +63,40 @@ def epoch_json(server, *args):
     return {k: v for k, v in out.items() if k not in TIMING_KEYS}
 
 
+def decode_cursor_token(token):
+    """The fields of a cursor token, decoded by hand from the documented format: "ifc1." + URL-safe
+    base64 without padding of the protobuf wire encoding of imagefeed.v1.Cursor."""
+    assert token.startswith("ifc1.") and "=" not in token, token
+    body = token[5:]
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    names = {1: "epoch", 2: "global_start", 3: "world_size", 4: "rank", 5: "position", 6: "order_fingerprint",
+             7: "even_shards"}
+    fields, pos = {}, 0
+
+    def varint():
+        nonlocal pos
+        value, shift = 0, 0
+        while True:
+            byte = raw[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    while pos < len(raw):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields[names[number]] = varint()
+        else:
+            assert wire == 2, key
+            length = varint()
+            fields[names[number]] = raw[pos:pos + length].decode()
+            pos += length
+    return fields
+
+
 REQUEST = ["--batch_size=7", "--size=16x16", "--seed=5", "--epoch=1"]
 
 
@@ -114,6 +149,16 @@ class FanInCliTest(unittest.TestCase):
         # 10 batches, 3-4 from each server: only the sum over the servers covers the epoch.
         self.assertEqual(int(out["stages"]["samples"]), 300)
         self.assertEqual(int(out["stages"]["batches_sent"]), 10)
+
+    def test_cursor_tokens_follow_the_documented_format(self):
+        batches = fetch_json(self.three, *REQUEST, "--world_size=2", "--rank=1")
+        for b, following in zip(batches, batches[1:] + [None]):
+            c = decode_cursor_token(b["cursor"])
+            self.assertEqual((c["epoch"], c["world_size"], c["rank"]), (1, 2, 1))
+            self.assertEqual(c.get("global_start", 0), 0)
+            # Resume right after this batch: the next batch's position (150 positions for rank 1 of 2).
+            self.assertEqual(c["position"], following["position"] if following else 150)
+            self.assertRegex(c["order_fingerprint"], r"^[0-9a-f]{64}$")
 
     def test_resume_continues_exactly_on_other_servers(self):
         whole = fetch_json(self.one, *REQUEST)
