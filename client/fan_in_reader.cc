@@ -133,7 +133,7 @@ absl::StatusOr<std::vector<std::string>> FanInReader::DescribeAll(const v1::Stre
   std::vector<v1::StreamDescription> descriptions;
   for (const std::string& address : addresses) {
     absl::StatusOr<v1::StreamDescription> d = client_->Server(address).DescribeStream(
-        request, client_->fan_in_options().progress_timeout.count());
+        request, std::min(client_->fan_in_options().describe_timeout, client_->fan_in_options().progress_timeout).count());
     if (!d.ok() && d.status().code() == absl::StatusCode::kUnimplemented) d = v1::StreamDescription();
     if (!d.ok()) {
       if (IsFailoverError(d.status())) {

@@ -31,9 +31,13 @@ struct FanInOptions {
   std::chrono::milliseconds failover_timeout{60000};
   // A stream without a batch for this long counts as failed (a stopped
   // server that keepalive has not caught yet). Generous by default: a
-  // stream's first batch may wait for statistics fitting. Also bounds the
-  // DescribeStream call made on each server before streaming.
+  // stream's first batch may wait for statistics fitting.
   std::chrono::milliseconds progress_timeout{300000};
+  // Deadline of the DescribeStream call made on each server before every
+  // (re)start (at most progress_timeout): it decodes nothing, so a server
+  // that does not answer in time is stopped or cut off, and must not hold up
+  // the restart on the others for long.
+  std::chrono::milliseconds describe_timeout{10000};
   // Backoff of a failed server before it is tried again: doubles from the
   // initial value up to the maximum.
   std::chrono::milliseconds initial_backoff{500};
