@@ -35,6 +35,14 @@ ImageFeedClient::ImageFeedClient(const std::string& target, const ClientOptions&
     : target_(target), options_(options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  if (options.keepalive_time_ms > 0) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, options.keepalive_time_ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, options.keepalive_timeout_ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // Pings while a stream waits for its first batch (statistics fitting)
+    // carry no data; without this gRPC stops pinging after two of them.
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
@@ -79,6 +87,23 @@ absl::StatusOr<v1::ServerStatus> ImageFeedClient::GetServerStatus() {
     return absl::UnimplementedError(absl::StrCat("the server at ", target_,
                                                  " does not implement GetServerStatus (an older imagefeed-server?)",
                                                  s.error_message().empty() ? "" : ": ", s.error_message()));
+  }
+  if (!s.ok()) return FromGrpcStatus(s, target_);
+  return response;
+}
+
+absl::StatusOr<v1::StreamDescription> ImageFeedClient::DescribeStream(const v1::StreamBatchesRequest& request,
+                                                                      int64_t timeout_ms) {
+  grpc::ClientContext context;
+  Prepare(&context, /*unary=*/true);
+  if (timeout_ms > 0 && timeout_ms < int64_t{options_.unary_timeout_seconds} * 1000) {
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  }
+  v1::StreamDescription response;
+  grpc::Status s = stub_->DescribeStream(&context, request, &response);
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    return absl::UnimplementedError(absl::StrCat("the server at ", target_,
+                                                 " does not implement DescribeStream (an older imagefeed-server?)"));
   }
   if (!s.ok()) return FromGrpcStatus(s, target_);
   return response;

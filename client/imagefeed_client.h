@@ -23,6 +23,13 @@ struct ClientOptions {
   // when it is empty.
   bool tls = false;
   std::string tls_ca_pem;
+  // Channel keepalive: a ping every `keepalive_time_ms` (also without calls;
+  // the server accepts one every >= 4 s), and a connection whose ping is not
+  // answered within `keepalive_timeout_ms` fails its calls with UNAVAILABLE,
+  // so a stopped or partitioned server does not hang a stream. 0 = gRPC's
+  // default (no keepalive pings).
+  int keepalive_time_ms = 10000;
+  int keepalive_timeout_ms = 10000;
 };
 
 // Reads one StreamBatches call. Thread-compatible.
@@ -54,6 +61,12 @@ class ImageFeedClient {
 
   // UNAVAILABLE (naming the address) if the server cannot be reached.
   absl::StatusOr<v1::ListDatasetsResponse> ListDatasets();
+
+  // Validates `request` as StreamBatches would (same errors) and describes
+  // the stream (length, fingerprints). UNIMPLEMENTED from an older server.
+  // `timeout_ms` > 0 shortens the unary deadline (a stopped server must not
+  // hold up a fan-in's start for long).
+  absl::StatusOr<v1::StreamDescription> DescribeStream(const v1::StreamBatchesRequest& request, int64_t timeout_ms = 0);
 
   // Starts streaming the batches `request` asks for.
   std::unique_ptr<BatchReader> StreamBatches(const v1::StreamBatchesRequest& request);

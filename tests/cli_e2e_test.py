@@ -15,7 +15,8 @@ import zlib
 BIN = os.environ.get("IMAGEFEED_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", "build", "bin"))
 SERVER = os.path.join(BIN, "imagefeed-server")
 CLI = os.path.join(BIN, "imagefeed")
-BATCH_KEYS = ["epoch", "position", "shape", "dtype", "labels", "sample_ids", "mean", "std", "min", "max", "skipped"]
+BATCH_KEYS = ["epoch", "position", "shape", "dtype", "labels", "sample_ids", "mean", "std", "min", "max", "skipped",
+              "cursor"]  # cursor: issue #10
 EPOCH_KEYS = ["samples", "batches", "unique", "duplicates", "seconds", "samples_per_second", "skipped"]
 BENCH_KEYS = ["samples", "batches", "seconds", "samples_per_second", "mb_per_second", "time_to_first_batch_seconds",
               "stages"]

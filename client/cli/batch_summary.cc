@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/cursor_token.h"
 #include "common/batch_tensor.h"
 #include "common/json_writer.h"
 
@@ -84,6 +85,10 @@ std::string BatchJson(const v1::Batch& batch, const ChannelSummary& summary) {
     j.EndObject();
   }
   j.EndArray();
+  if (batch.has_cursor()) {  // servers before the cursor (issue #10) send none
+    j.Key("cursor");
+    j.String(EncodeCursor(batch.cursor()));
+  }
   j.EndObject();
   return j.str();
 }

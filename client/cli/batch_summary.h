@@ -20,7 +20,8 @@ absl::StatusOr<ChannelSummary> SummarizeBatch(const v1::Batch& batch);
 
 // One JSON object: epoch, position, shape, dtype, labels, sample_ids, mean,
 // std, min, max (of the values as sent: raw for uint8), input_scale and
-// input_offset when the batch carries them, skipped (the `fetch --json` line).
+// input_offset when the batch carries them, skipped, and cursor (its token)
+// if the batch has one (the `fetch --json` line).
 std::string BatchJson(const v1::Batch& batch, const ChannelSummary& summary);
 
 // One human-readable line.

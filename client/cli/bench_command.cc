@@ -49,7 +49,8 @@ int RunBench(const Args& args) {
   FlagSet flags("imagefeed bench",
                 "Streams batches without looking at them and reports throughput (samples/s, MB/s of tensor data) "
                 "and the time to the first batch, both measured from the request; then the server's time per "
-                "stage during the run (totals of all its streams: run it alone for a clean breakdown).");
+                "stage during the run (totals of all its streams: run it alone for a clean breakdown; with "
+                "several servers, summed over them).");
   conn.Register(&flags);
   flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
   flags.AddBool("json", &json,
@@ -58,20 +59,28 @@ int RunBench(const Args& args) {
                 "'imagefeed status')");
   stream.Register(&flags);
   v1::StreamBatchesRequest request;
-  std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
-  ImageFeedClient& client = *connected;
+  std::unique_ptr<FanInClient> fan_in;
+  ImageFeedClient* first = nullptr;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &fan_in, &first); rc >= 0) return rc;
+  ImageFeedClient& client = *first;
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, request, batches) : std::nullopt);
   auto ignore = [](const v1::Batch&) { return absl::OkStatus(); };
-  // The stage breakdown is the difference of the server's totals around the run.
-  absl::StatusOr<v1::ServerStatus> before = client.GetServerStatus();
-  absl::StatusOr<StreamTotals> t = RunStream(client, request, batches, ignore, &progress);
+  // The stage breakdown is the difference of the servers' totals around the
+  // run (summed over the servers of a fan-in).
+  absl::StatusOr<std::vector<std::string>> servers = fan_in->Resolve();
+  if (!servers.ok()) return Fail(servers.status());
+  std::vector<absl::StatusOr<v1::ServerStatus>> before;
+  for (const std::string& s : *servers) before.push_back(fan_in->Server(s).GetServerStatus());
+  absl::StatusOr<StreamTotals> t = RunStream(*fan_in, request, batches, ignore, &progress);
   if (!t.ok()) return Fail(t.status());
   std::optional<v1::StageTotals> stages;
-  if (before.ok()) {
-    absl::StatusOr<v1::ServerStatus> after = client.GetServerStatus();
-    if (after.ok()) stages = StageDifference(before->totals(), after->totals());
+  for (size_t i = 0; i < servers->size(); ++i) {
+    if (!before[i].ok()) continue;  // a server without GetServerStatus (or down)
+    absl::StatusOr<v1::ServerStatus> after = fan_in->Server((*servers)[i]).GetServerStatus();
+    if (!after.ok()) continue;
+    const v1::StageTotals d = StageDifference(before[i]->totals(), after->totals());
+    stages = stages.has_value() ? StageSum(*stages, d) : d;
   }
   if (json) {
     std::cout << BenchJson(*t, stages) << "\n";

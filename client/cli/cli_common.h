@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/cli/stream_flags.h"
+#include "client/fan_in_reader.h"
 #include "client/imagefeed_client.h"
 #include "common/flags.h"
 
@@ -24,6 +25,8 @@ constexpr int kExitStillFitting = 3;
 constexpr int kExitCheckFailed = 4;
 
 // The flags every command uses to reach a server: --server, --token_file, --tls_ca.
+// --server takes one address, a comma list "a:1,b:2,c:3" or a DNS name
+// "dns:///NAME:PORT" standing for all its addresses (fan-in).
 struct ConnectionFlags {
   std::string server = kDefaultServer;
   std::string token_file;
@@ -31,17 +34,26 @@ struct ConnectionFlags {
   bool tls = false;
 
   void Register(FlagSet* flags);
-  // A client for --server with the token and TLS settings; the error names
-  // the flag whose file cannot be read.
+  // A client for the first server --server names, with the token and TLS
+  // settings; the error names the flag whose file cannot be read.
   absl::StatusOr<std::unique_ptr<ImageFeedClient>> Connect() const;
+  // A client for every server --server names (dns: names resolved now).
+  absl::StatusOr<std::vector<std::unique_ptr<ImageFeedClient>>> ConnectAll() const;
+  // A fan-in client over every server --server names.
+  absl::StatusOr<std::unique_ptr<FanInClient>> ConnectFanIn(const FanInOptions& fan_in) const;
+
+ private:
+  absl::StatusOr<ClientOptions> Options() const;
 };
 
 // The common start of every streaming command: parses `args` into `flags`
 // (in which `conn` and `stream` are registered), builds the request and
-// connects. Returns -1 to continue, else the exit code to return.
+// connects: `client` fans in over every server of --server, `first` is the
+// first of them that answers (for unary calls). Returns -1 to continue, else the exit
+// code to return.
 int ParseStreamCommand(FlagSet& flags, const std::vector<std::string>& args, const ConnectionFlags& conn,
                        const StreamFlags& stream, v1::StreamBatchesRequest* request,
-                       std::unique_ptr<ImageFeedClient>* client);
+                       std::unique_ptr<FanInClient>* client, ImageFeedClient** first);
 
 // Prints `s` to stderr as "imagefeed: CODE: message"; returns kExitError.
 int Fail(const absl::Status& s);

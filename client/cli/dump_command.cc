@@ -32,10 +32,11 @@ int RunDump(const Args& args) {
   flags.AddInt("max_tiles", &max_tiles, "show at most this many samples of the batch", 1, 4096);
   stream.Register(&flags);
   v1::StreamBatchesRequest request;
-  std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
+  std::unique_ptr<FanInClient> fan_in;
+  ImageFeedClient* first = nullptr;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &fan_in, &first); rc >= 0) return rc;
   if (out.empty()) return UsageError(absl::InvalidArgumentError("--out=FILE.png is required"));
-  ImageFeedClient& client = *connected;
+  ImageFeedClient& client = *first;
   absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request.dataset());
   if (!info.ok()) return Fail(info.status());
   v1::Batch batch;
@@ -43,7 +44,7 @@ int RunDump(const Args& args) {
     batch = b;
     return absl::OkStatus();
   };
-  absl::StatusOr<StreamTotals> totals = RunStream(client, request, 1, keep, nullptr);
+  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, 1, keep, nullptr);
   if (!totals.ok()) return Fail(totals.status());
   if (totals->batches == 0) {
     return Fail(absl::OutOfRangeError("the stream has no batches (is --start past the end of the rank's share?)"));

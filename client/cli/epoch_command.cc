@@ -58,6 +58,18 @@ std::string EpochJson(const DeliveryReport& r, const StreamTotals& t) {
   j.Int(r.position_errors);
   j.Key("ok");
   j.Bool(r.ok());
+  j.Key("padded");
+  j.Int(r.padded);
+  j.Key("replaced");
+  j.Int(r.replaced);
+  j.Key("failovers");
+  j.Int(t.failovers);
+  j.Key("cursor");  // the last batch's token; null if nothing was delivered
+  if (t.cursor.empty()) {
+    j.Null();
+  } else {
+    j.String(t.cursor);
+  }
   j.EndObject();
   return j.str();
 }
@@ -96,6 +108,7 @@ void PrintText(const v1::StreamBatchesRequest& req, const DeliveryReport& r, con
 }  // namespace
 
 int RunEpoch(const Args& args) {
+  InterruptWatcher interrupts;  // first: it blocks SIGINT in the threads created later
   ConnectionFlags conn;
   bool json = false;
   StreamFlags stream;
@@ -106,16 +119,26 @@ int RunEpoch(const Args& args) {
   flags.AddBool("json", &json,
                 "print one JSON object: samples, batches, unique, duplicates, seconds, samples_per_second, skipped, "
                 "mb_per_second, time_to_first_batch_seconds, expected, missing, extra, out_of_range, "
-                "position_errors, ok");
+                "position_errors, ok, padded, replaced, failovers, cursor");
   stream.Register(&flags);
   v1::StreamBatchesRequest request;
-  std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
-  ImageFeedClient& client = *connected;
+  std::unique_ptr<FanInClient> fan_in;
+  ImageFeedClient* first = nullptr;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &fan_in, &first); rc >= 0) return rc;
+  ImageFeedClient& client = *first;
   absl::StatusOr<v1::DatasetInfo> info = FindDataset(client, request.dataset());
   if (!info.ok()) return Fail(info.status());
-  const std::optional<int64_t> expected = ExpectedPositions(request, info->num_samples());
-  ExactlyOnceChecker checker(info->num_samples(), request.start());
+  // The server says where the stream starts and how long the rank is
+  // (resume cursors, even shards); older servers: computed here.
+  std::optional<int64_t> expected = ExpectedPositions(request, info->num_samples());
+  uint64_t first_position = request.start();
+  if (absl::StatusOr<v1::StreamDescription> d = client.DescribeStream(request); d.ok()) {
+    first_position = d->first_position();
+    expected = ExpectedFromDescription(*d, request);
+  } else if (d.status().code() != absl::StatusCode::kUnimplemented && d.status().code() != absl::StatusCode::kUnavailable) {
+    return Fail(d.status());
+  }
+  ExactlyOnceChecker checker(info->num_samples(), first_position);
   std::vector<v1::SkippedSample> skipped;
   auto check = [&](const v1::Batch& batch) -> absl::Status {
     if (absl::StatusOr<BatchTensor> t = ViewBatch(batch); !t.ok()) return t.status();
@@ -126,8 +149,17 @@ int RunEpoch(const Args& args) {
     return absl::OkStatus();
   };
   ProgressBar progress(stderr, StderrIsTerminal(), expected);
-  absl::StatusOr<StreamTotals> totals = RunStream(client, request, 0, check, &progress);
-  if (!totals.ok()) return Fail(totals.status());
+  std::string cursor;
+  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, 0, check, &progress, &cursor, &interrupts);
+  if (!totals.ok()) {
+    if (interrupts.interrupted()) {
+      std::cerr << "imagefeed: interrupted"
+                << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
+      return kExitInterrupted;
+    }
+    if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
+    return Fail(totals.status());
+  }
   const DeliveryReport report = checker.Report(expected);
   if (json) {
     std::cout << EpochJson(report, *totals) << "\n";

@@ -31,6 +31,12 @@ std::optional<int64_t> ExpectedPositions(const v1::StreamBatchesRequest& r, int6
   return left;
 }
 
+int64_t ExpectedFromDescription(const v1::StreamDescription& d, const v1::StreamBatchesRequest& r) {
+  int64_t left = d.rank_positions() > d.first_position() ? static_cast<int64_t>(d.rank_positions() - d.first_position()) : 0;
+  if (r.drop_last() && r.batch_size() > 0) left -= left % r.batch_size();
+  return left;
+}
+
 ExactlyOnceChecker::ExactlyOnceChecker(int64_t num_samples, uint64_t start)
     : seen_(static_cast<size_t>(std::max<int64_t>(0, num_samples)), 0), next_position_(start) {}
 
@@ -50,14 +56,29 @@ void ExactlyOnceChecker::Mark(int64_t id) {
 void ExactlyOnceChecker::Add(const v1::Batch& batch) {
   ++report_.batches;
   if (batch.position() != next_position_ ||
-      batch.span() != static_cast<uint64_t>(batch.sample_ids_size() + batch.skipped_size())) {
+      batch.span() != static_cast<uint64_t>(batch.sample_ids_size() + batch.skipped_size() - batch.replaced_size())) {
     ++report_.position_errors;
   }
   next_position_ = batch.position() + batch.span();
-  for (int64_t id : batch.sample_ids()) {
+  std::vector<bool> stand_in(static_cast<size_t>(batch.sample_ids_size()), false);
+  for (uint32_t i : batch.padded()) {
+    if (i < stand_in.size() && !stand_in[i]) {
+      stand_in[i] = true;
+      ++report_.padded;
+      ++covered_;  // the position is covered; the id was (or will be) delivered once
+    }
+  }
+  for (const v1::Replacement& r : batch.replaced()) {
+    if (r.index() < stand_in.size() && !stand_in[r.index()]) {
+      stand_in[r.index()] = true;
+      ++report_.replaced;  // its position is covered by the original's `skipped` entry
+    }
+  }
+  for (int i = 0; i < batch.sample_ids_size(); ++i) {
     ++report_.samples;
+    if (stand_in[static_cast<size_t>(i)]) continue;
     const int64_t before = covered_;
-    Mark(id);
+    Mark(batch.sample_ids(i));
     if (covered_ > before) ++report_.unique;
   }
   for (const v1::SkippedSample& s : batch.skipped()) {

@@ -18,6 +18,11 @@ namespace imagefeed {
 // (rank >= world_size), which the server rejects anyway.
 std::optional<int64_t> ExpectedPositions(const v1::StreamBatchesRequest& request, int64_t num_samples);
 
+// The positions a stream of `request` described by `d` must cover: the
+// rank's positions from the stream's first one (resume cursor or start),
+// rounded down to whole batches under drop_last.
+int64_t ExpectedFromDescription(const v1::StreamDescription& d, const v1::StreamBatchesRequest& request);
+
 // What an epoch delivered, as `imagefeed epoch` reports it.
 struct DeliveryReport {
   int64_t batches = 0;
@@ -26,7 +31,9 @@ struct DeliveryReport {
   int64_t skipped = 0;              // skipped reports, with repeats
   int64_t duplicates = 0;           // ids delivered or skipped more than once
   int64_t out_of_range = 0;         // ids outside [0, num_samples)
-  int64_t position_errors = 0;      // batches not contiguous with the previous one, or span != samples + skipped
+  int64_t position_errors = 0;      // batches not contiguous with the previous one, or span != samples + skipped - replaced
+  int64_t padded = 0;               // padded repeats (even_shards=pad): positions covered, ids not counted
+  int64_t replaced = 0;             // stand-ins for skipped samples (fill_skipped): ids not counted
   std::optional<int64_t> expected;  // positions the stream should cover
   std::optional<int64_t> missing;   // expected minus distinct ids covered (if expected is known)
   std::optional<int64_t> extra;     // distinct ids covered beyond expected (if expected is known)
@@ -40,7 +47,9 @@ struct DeliveryReport {
 
 // Checks that a stream delivers each sample of its share exactly once:
 // no id twice (delivered or skipped), ids in range, batches contiguous in
-// position from `start`. Memory: one byte per dataset sample.
+// position from `start`. Padded repeats and fill_skipped stand-ins (listed
+// in the batch) cover their position without counting their id. Memory:
+// one byte per dataset sample.
 // Thread-compatible.
 class ExactlyOnceChecker {
  public:

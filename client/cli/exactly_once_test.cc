@@ -119,5 +119,50 @@ TEST(ExactlyOnceCheckerTest, BatchesMustBeContiguousFromStart) {
   EXPECT_EQ(d.Report(std::nullopt).position_errors, 1);
 }
 
+TEST(ExpectedFromDescriptionTest, CountsFromTheStreamsFirstPosition) {
+  v1::StreamDescription d;
+  d.set_rank_positions(34);
+  d.set_first_position(10);
+  v1::StreamBatchesRequest r = Req(0, 1);
+  EXPECT_EQ(ExpectedFromDescription(d, r), 24);
+  r.set_drop_last(true);
+  EXPECT_EQ(ExpectedFromDescription(d, r), 24);  // 3 batches of 8
+  d.set_first_position(11);
+  EXPECT_EQ(ExpectedFromDescription(d, r), 16);  // 23 left: 2 whole batches
+  d.set_first_position(40);
+  EXPECT_EQ(ExpectedFromDescription(d, r), 0);
+}
+
+TEST(ExactlyOnceCheckerTest, PaddedRepeatsAndReplacementsCoverTheirPositions) {
+  ExactlyOnceChecker c(10, 0);
+  c.Add(MakeBatch(0, {0, 1, 2, 3}));
+  // Sample 5 failed and was replaced by 1 (already delivered): slot 1 holds the stand-in.
+  v1::Batch b = MakeBatch(4, {4, 1, 6, 7}, {5});
+  v1::Replacement* r = b.add_replaced();
+  r->set_index(1);
+  r->set_original_id(5);
+  r->set_replacement_id(1);
+  b.set_span(4);
+  c.Add(b);
+  // Padding: the order wrapped around; slots 2 and 3 repeat 0 and 1.
+  v1::Batch p = MakeBatch(8, {8, 9, 0, 1});
+  p.add_padded(2);
+  p.add_padded(3);
+  c.Add(p);
+  const DeliveryReport report = c.Report(12);
+  EXPECT_EQ(report.duplicates, 0);
+  EXPECT_EQ(report.position_errors, 0);
+  EXPECT_EQ(report.padded, 2);
+  EXPECT_EQ(report.replaced, 1);
+  EXPECT_EQ(report.missing, 0);
+  EXPECT_EQ(report.extra, 0);
+  EXPECT_TRUE(report.ok());
+  // Without the markers the same ids are duplicates.
+  ExactlyOnceChecker plain(10, 0);
+  plain.Add(MakeBatch(0, {0, 1, 2, 3}));
+  plain.Add(MakeBatch(4, {8, 9, 0, 1}));
+  EXPECT_EQ(plain.Report(8).duplicates, 2);
+}
+
 }  // namespace
 }  // namespace imagefeed

@@ -12,6 +12,7 @@
 namespace imagefeed {
 
 int RunFetch(const Args& args) {
+  InterruptWatcher interrupts;  // first: it blocks SIGINT in the threads created later
   ConnectionFlags conn;
   bool json = false;
   int64_t batches = 0;
@@ -21,12 +22,13 @@ int RunFetch(const Args& args) {
   flags.AddInt("batches", &batches, "stop after this many batches; 0 = to the end of the epoch", 0);
   flags.AddBool("json", &json,
                 "one JSON object per batch: epoch, position, shape, dtype, labels, sample_ids, mean, std, min, max, "
-                "skipped");
+                "skipped, cursor (pass it to --resume to continue after that batch)");
   stream.Register(&flags);
   v1::StreamBatchesRequest request;
-  std::unique_ptr<ImageFeedClient> connected;
-  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &connected); rc >= 0) return rc;
-  ImageFeedClient& client = *connected;
+  std::unique_ptr<FanInClient> fan_in;
+  ImageFeedClient* first = nullptr;
+  if (int rc = ParseStreamCommand(flags, args, conn, stream, &request, &fan_in, &first); rc >= 0) return rc;
+  ImageFeedClient& client = *first;
   const bool tty = StderrIsTerminal();
   ProgressBar progress(stderr, tty, tty ? StreamProgressTotal(client, request, batches) : std::nullopt);
   const bool shared_terminal = StdoutIsTerminal();
@@ -37,8 +39,20 @@ int RunFetch(const Args& args) {
     std::cout << (json ? BatchJson(batch, *summary) : BatchLine(batch, *summary)) << std::endl;
     return absl::OkStatus();
   };
-  absl::StatusOr<StreamTotals> totals = RunStream(client, request, batches, print, &progress);
-  if (!totals.ok()) return Fail(totals.status());
+  std::string cursor;
+  absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, batches, print, &progress, &cursor, &interrupts);
+  if (!totals.ok()) {
+    if (interrupts.interrupted()) {
+      std::cerr << "imagefeed: interrupted"
+                << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
+      return kExitInterrupted;
+    }
+    if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
+    return Fail(totals.status());
+  }
+  if (!json && batches > 0 && totals->batches >= batches && !totals->cursor.empty()) {
+    std::cout << "resume with --resume=" << totals->cursor << "\n";
+  }
   return 0;
 }
 

@@ -48,23 +48,28 @@ int RunStatus(const Args& args) {
   }
   if (int rc = ParseOrExit(flags, rewritten); rc >= 0) return rc;
   if (watch < 0) return UsageError(absl::InvalidArgumentError("--watch must be >= 0 seconds"));
-  auto connected = conn.Connect();
+  auto connected = conn.ConnectAll();
   if (!connected.ok()) return UsageError(connected.status());
-  ImageFeedClient& client = **connected;
+  // Several servers (a list or a DNS name): each in turn, text under a
+  // "== HOST:PORT ==" heading, JSON one object per line.
+  const bool several = connected->size() > 1;
   const bool redraw = watch > 0 && StdoutIsTerminal() && !json;
   for (;;) {
-    absl::StatusOr<v1::ServerStatus> status = client.GetServerStatus();
-    if (!status.ok()) return Fail(status.status());
-    if (json) {
-      absl::StatusOr<std::string> text = StatusJson(*status);
-      if (!text.ok()) return Fail(text.status());
-      std::cout << *text << "\n";
-    } else {
-      // Home, then clear to the end of the screen: no flicker between frames.
-      if (redraw) std::cout << "\x1b[H\x1b[J";
-      std::cout << StatusScreen(*status);
-      if (!redraw && watch > 0) std::cout << "\n";
+    // Home, then clear to the end of the screen: no flicker between frames.
+    if (redraw) std::cout << "\x1b[H\x1b[J";
+    for (const auto& client : *connected) {
+      absl::StatusOr<v1::ServerStatus> status = client->GetServerStatus();
+      if (!status.ok()) return Fail(status.status());
+      if (json) {
+        absl::StatusOr<std::string> text = StatusJson(*status);
+        if (!text.ok()) return Fail(text.status());
+        std::cout << *text << "\n";
+      } else {
+        if (several) std::cout << "== " << client->target() << " ==\n";
+        std::cout << StatusScreen(*status);
+      }
     }
+    if (!json && !redraw && watch > 0) std::cout << "\n";
     std::cout.flush();
     if (watch <= 0) return 0;
     std::this_thread::sleep_for(std::chrono::duration<double>(watch));

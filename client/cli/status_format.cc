@@ -61,6 +61,22 @@ v1::StageTotals StageDifference(const v1::StageTotals& before, const v1::StageTo
   return d;
 }
 
+v1::StageTotals StageSum(const v1::StageTotals& a, const v1::StageTotals& b) {
+  v1::StageTotals s;
+  s.set_samples(a.samples() + b.samples());
+  s.set_read_seconds(a.read_seconds() + b.read_seconds());
+  s.set_decode_seconds(a.decode_seconds() + b.decode_seconds());
+  s.set_resize_seconds(a.resize_seconds() + b.resize_seconds());
+  s.set_write_seconds(a.write_seconds() + b.write_seconds());
+  s.set_wait_client_seconds(a.wait_client_seconds() + b.wait_client_seconds());
+  s.set_batches_sent(a.batches_sent() + b.batches_sent());
+  s.set_bytes_sent(a.bytes_sent() + b.bytes_sent());
+  s.set_samples_skipped(a.samples_skipped() + b.samples_skipped());
+  *s.mutable_skipped_by_reason() = a.skipped_by_reason();
+  for (const auto& [reason, n] : b.skipped_by_reason()) (*s.mutable_skipped_by_reason())[reason] += n;
+  return s;
+}
+
 std::string StageBreakdown(const v1::StageTotals& s) {
   const double total = StageSeconds(s);
   std::string out = absl::StrFormat("server stages over %d samples (worker seconds):\n", s.samples());

@@ -12,6 +12,9 @@ namespace imagefeed {
 // GetServerStatus answers).
 v1::StageTotals StageDifference(const v1::StageTotals& before, const v1::StageTotals& after);
 
+// `a` + `b`, field by field (the stages of several servers of a fan-in).
+v1::StageTotals StageSum(const v1::StageTotals& a, const v1::StageTotals& b);
+
 // One line per stage: "  decode   1.234 s  61.7%" (percent of the four
 // per-sample stages' time), then the client wait, the batches/bytes sent
 // and skipped samples by reason.

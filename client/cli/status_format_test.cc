@@ -112,5 +112,31 @@ TEST(StatusFormatTest, FormatBytes) {
   EXPECT_EQ(FormatBytes(int64_t{3} << 30), "3.0 GiB");
 }
 
+TEST(StatusFormatTest, StageSumAddsEveryField) {
+  v1::StageTotals a = Totals(10, 1.0, 2.0, 3.0, 4.0), b = Totals(5, 0.5, 0.25, 0.125, 1.0);
+  a.set_wait_client_seconds(1.5);
+  a.set_batches_sent(3);
+  a.set_bytes_sent(300);
+  a.set_samples_skipped(2);
+  (*a.mutable_skipped_by_reason())["corrupt"] = 2;
+  b.set_batches_sent(1);
+  b.set_bytes_sent(100);
+  b.set_samples_skipped(1);
+  (*b.mutable_skipped_by_reason())["corrupt"] = 1;
+  (*b.mutable_skipped_by_reason())["too_large"] = 4;
+  const v1::StageTotals s = StageSum(a, b);
+  EXPECT_EQ(s.samples(), 15);
+  EXPECT_DOUBLE_EQ(s.read_seconds(), 1.5);
+  EXPECT_DOUBLE_EQ(s.decode_seconds(), 2.25);
+  EXPECT_DOUBLE_EQ(s.resize_seconds(), 3.125);
+  EXPECT_DOUBLE_EQ(s.write_seconds(), 5.0);
+  EXPECT_DOUBLE_EQ(s.wait_client_seconds(), 1.5);
+  EXPECT_EQ(s.batches_sent(), 4);
+  EXPECT_EQ(s.bytes_sent(), 400);
+  EXPECT_EQ(s.samples_skipped(), 3);
+  EXPECT_EQ(s.skipped_by_reason().at("corrupt"), 3);
+  EXPECT_EQ(s.skipped_by_reason().at("too_large"), 4);
+}
+
 }  // namespace
 }  // namespace imagefeed

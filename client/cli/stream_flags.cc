@@ -1,5 +1,7 @@
 #include "client/cli/stream_flags.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -7,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/cursor_token.h"
 
 namespace imagefeed {
 namespace {
@@ -140,6 +143,31 @@ void StreamFlags::Register(FlagSet* f) {
   f->AddBool("random_resized_crop", &random_resized_crop, "torchvision RandomResizedCrop to --size (needs --size)");
   f->AddString("crop_scale", &crop_scale, "random_resized_crop area fraction MIN,MAX [server default: 0.08,1]");
   f->AddString("crop_ratio", &crop_ratio, "random_resized_crop aspect ratio MIN,MAX [server default: 0.75,1.3333]");
+  f->AddString("resume", &resume,
+               "continue right after the batch this cursor token came from (printed as `cursor`; on any server, "
+               "also with another --world_size); takes the cursor's epoch unless --epoch is given");
+  f->AddEnum("even_shards", &even_shards,
+             "give every rank the same number of samples: pad by wrapping around the order, or drop the remainder",
+             {"none", "pad", "drop"});
+  f->AddBool("fill_skipped", &fill_skipped,
+             "replace a sample that fails by a deterministic stand-in so every batch is full [server default: on "
+             "with --drop_last or --even_shards and a --size]");
+  f->AddDouble("failover_timeout", &failover_timeout,
+               "seconds to keep retrying when every server failed before giving up (several servers: a failed one "
+               "is left out and the stream continues on the others); default 60 with several servers or a dns: "
+               "target, 0 (fail at once, as always) with one address");
+  f->AddDouble("progress_timeout", &progress_timeout,
+               "seconds without a batch after which a server counts as failed (stopped, partitioned)");
+}
+
+FanInOptions StreamFlags::ToFanInOptions() const {
+  FanInOptions o;
+  auto ms = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, std::min(seconds, 1e9)) * 1000));
+  };
+  o.failover_timeout = ms(failover_timeout);
+  o.progress_timeout = ms(progress_timeout);
+  return o;
 }
 
 absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& flags) const {
@@ -184,6 +212,29 @@ absl::StatusOr<v1::StreamBatchesRequest> StreamFlags::ToRequest(const FlagSet& f
   r.set_ignore_exif_orientation(ignore_exif_orientation);
   if (absl::Status s = SetSplit(*this, &r); !s.ok()) return s;
   if (absl::Status s = SetAugmentation(*this, flags, &r); !s.ok()) return s;
+  if (!even_shards.empty()) {
+    r.set_even_shards(even_shards == "pad"    ? v1::EVEN_SHARDS_PAD
+                      : even_shards == "drop" ? v1::EVEN_SHARDS_DROP
+                                              : v1::EVEN_SHARDS_NONE);
+  }
+  if (flags.IsSet("fill_skipped")) r.set_fill_skipped(fill_skipped);
+  if (!(failover_timeout >= 0 && std::isfinite(failover_timeout))) {
+    return absl::InvalidArgumentError(absl::StrCat("--failover_timeout: ", failover_timeout, " must be >= 0 seconds"));
+  }
+  if (!(progress_timeout > 0 && std::isfinite(progress_timeout))) {
+    return absl::InvalidArgumentError(absl::StrCat("--progress_timeout: ", progress_timeout, " must be > 0 seconds"));
+  }
+  if (!resume.empty()) {
+    absl::StatusOr<v1::Cursor> cursor = DecodeCursor(resume, "--resume");
+    if (!cursor.ok()) return cursor.status();
+    if (start != 0) return absl::InvalidArgumentError("--start and --resume are exclusive: the cursor says where to continue");
+    if (flags.IsSet("epoch") && static_cast<uint64_t>(epoch) != cursor->epoch()) {
+      return absl::InvalidArgumentError(absl::StrCat("--resume: the cursor is for epoch ", cursor->epoch(),
+                                                     ", not --epoch=", epoch, " (leave --epoch out to take the cursor's)"));
+    }
+    r.set_epoch(cursor->epoch());
+    *r.mutable_resume() = *std::move(cursor);
+  }
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/fan_in_reader.h"
 #include "common/flags.h"
 #include "imagefeed/v1/imagefeed.pb.h"
 
@@ -39,13 +40,21 @@ struct StreamFlags {
   bool random_resized_crop = false;
   std::string crop_scale;  // "MIN,MAX" or empty for the server's default
   std::string crop_ratio;  // "MIN,MAX" or empty for the server's default
+  std::string resume;       // a cursor token (ifc1....) or empty
+  std::string even_shards;  // "", "none", "pad" or "drop"
+  bool fill_skipped = false;  // sent only if given (the server's default)
+  double failover_timeout = 60;   // seconds
+  double progress_timeout = 300;  // seconds
 
   // Registers the flags above in `flags`.
   void Register(FlagSet* flags);
   // Builds the request. INVALID_ARGUMENT naming the flag for a missing
   // --dataset, a bad --size, --crop_scale or --crop_ratio, or a split without
-  // a subset (and the reverse).
+  // a subset (and the reverse), a bad --resume token, --resume with --start,
+  // or an --epoch other than the cursor's.
   absl::StatusOr<v1::StreamBatchesRequest> ToRequest(const FlagSet& flags) const;
+  // --failover_timeout and --progress_timeout as client options.
+  FanInOptions ToFanInOptions() const;
 };
 
 // The --normalize value for `mode` ("none", "rescale", ...); the inverse of

@@ -136,5 +136,52 @@ TEST(StreamFlagsTest, RankMustBeBelowWorldSize) {
               StatusIs(absl::StatusCode::kInvalidArgument, "--rank=3 must be < --world_size=3"));
 }
 
+TEST(StreamFlagsTest, ScaleOutFlagsSetTheRequest) {
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest plain, Request({}));
+  EXPECT_EQ(plain.even_shards(), v1::EVEN_SHARDS_UNSPECIFIED);
+  EXPECT_FALSE(plain.has_fill_skipped());
+  EXPECT_FALSE(plain.has_resume());
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest pad, Request({"--even_shards=pad", "--fill_skipped=false"}));
+  EXPECT_EQ(pad.even_shards(), v1::EVEN_SHARDS_PAD);
+  ASSERT_TRUE(pad.has_fill_skipped());
+  EXPECT_FALSE(pad.fill_skipped());
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest drop, Request({"--even_shards=drop", "--fill_skipped"}));
+  EXPECT_EQ(drop.even_shards(), v1::EVEN_SHARDS_DROP);
+  EXPECT_TRUE(drop.fill_skipped());
+}
+
+TEST(StreamFlagsTest, ResumeTakesTheCursorsEpoch) {
+  // Cursor{epoch: 5, world_size: 2, position: 300, order_fingerprint: "ab"} encoded by hand:
+  // 08 05 18 02 28 ac 02 32 02 61 62 in URL-safe base64 without padding.
+  const std::string token = "ifc1.CAUYAiisAjICYWI";
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest r, Request({"--resume=" + token}));
+  EXPECT_EQ(r.epoch(), 5u);
+  EXPECT_EQ(r.resume().position(), 300u);
+  EXPECT_EQ(r.resume().world_size(), 2u);
+  EXPECT_EQ(r.resume().order_fingerprint(), "ab");
+  ASSERT_OK_AND_ASSIGN(v1::StreamBatchesRequest same, Request({"--resume=" + token, "--epoch=5"}));
+  EXPECT_EQ(same.epoch(), 5u);
+  EXPECT_THAT(Request({"--resume=" + token, "--epoch=4"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "cursor is for epoch 5"));
+  EXPECT_THAT(Request({"--resume=" + token, "--start=3"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--start and --resume"));
+  EXPECT_THAT(Request({"--resume=garbage"}), StatusIs(absl::StatusCode::kInvalidArgument, "--resume: "));
+}
+
+TEST(StreamFlagsTest, TimeoutsMustBePositive) {
+  EXPECT_TRUE(Request({"--failover_timeout=0"}).ok());
+  EXPECT_THAT(Request({"--failover_timeout=-1"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--failover_timeout"));
+  EXPECT_THAT(Request({"--progress_timeout=-1"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--progress_timeout"));
+  StreamFlags stream;
+  FlagSet flags("imagefeed test", "test");
+  stream.Register(&flags);
+  ASSERT_TRUE(flags.Parse({"--failover_timeout=2.5", "--progress_timeout=0.25"}).ok());
+  const FanInOptions o = stream.ToFanInOptions();
+  EXPECT_EQ(o.failover_timeout.count(), 2500);
+  EXPECT_EQ(o.progress_timeout.count(), 250);
+}
+
 }  // namespace
 }  // namespace imagefeed
