@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/decode/bmp_decoder.h"
 #include "server/decode/jpeg_decoder.h"
+#include "server/decode/jpeg_window_decoder.h"
 #include "server/decode/png_decoder.h"
 #include "server/decode/pnm_decoder.h"
 #include "server/decode/webp_decoder.h"
@@ -97,9 +98,45 @@ absl::StatusOr<ImageHeader> PeekImageHeader(absl::Span<const uint8_t> bytes,
   return UnsupportedTiff();
 }
 
-size_t ThreadDecoderScratchBytes() { return ThreadJpegScratchBytes(); }
+size_t ThreadDecoderScratchBytes() { return ThreadJpegScratchBytes() + ThreadJpegWindowScratchBytes(); }
 
-void ReleaseDecoderScratch() { ReleaseJpegScratch(); }
+void ReleaseDecoderScratch() {
+  ReleaseJpegScratch();
+  ReleaseJpegWindowScratch();
+}
+
+namespace {
+
+// Whether DecodeImageWindow decodes only the window: JPEGs as stored (an
+// EXIF rotation would need the window mapped back; they decode whole), and
+// not when the window is the whole image at full size (the plain decode is
+// the same work, and reads to the end so truncation is noticed).
+bool DecodesWindow(const ImageHeader& header, const DecodeOptions& options, const PixelRect& window,
+                   int scale_denom) {
+  const bool whole = window.x == 0 && window.y == 0 && window.width == header.width &&
+                     window.height == header.height;
+  return options.partial_jpeg && header.format == ImageFormat::kJpeg && header.orientation == 1 &&
+         !(whole && scale_denom == 1);
+}
+
+}  // namespace
+
+absl::Status DecodeImageWindow(absl::Span<const uint8_t> bytes, const ImageHeader& header,
+                               const DecodeOptions& options, const PixelRect& window, int scale_denom, Image* out,
+                               PixelRect* in_out) {
+  if (DecodesWindow(header, options, window, scale_denom)) {
+    return DecodeJpegWindow(bytes, header, window, scale_denom, out, in_out);
+  }
+  absl::Status s = DecodeImage(bytes, options, out);
+  if (s.ok()) *in_out = window;
+  return s;
+}
+
+size_t DecodedWindowBytes(const ImageHeader& header, const DecodeOptions& options, const PixelRect& window,
+                          int scale_denom) {
+  if (DecodesWindow(header, options, window, scale_denom)) return JpegWindowBytes(header, window, scale_denom);
+  return header.decoded_bytes();
+}
 
 absl::Status DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
                          Image* out) {
