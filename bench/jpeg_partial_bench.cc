@@ -8,6 +8,9 @@
 //   scale_1/N         DecodeJpegWindow of the whole image at 1/N (DCT scaling)
 //   rrc_window        the train recipe's RandomResizedCrop window (224), scale 1
 //   rrc_window_auto   the same window at the scale DecodeAndResize picks
+//   train_sample[_full]   DecodeAndResize + WriteSample (RandomResizedCrop 224 +
+//                         flip, standardize, float32) with partial decoding, or not
+//   center_sample[_full]  the same with the shorter-side centre crop (224)
 #include <time.h>
 
 #include <algorithm>
@@ -152,6 +155,31 @@ int Main(int argc, char** argv) {
   paths.push_back([&](const Sample& s) {
     return window(s, crop(s), JpegScaleDenom(s.crop.width, s.crop.height, 224, 224));
   });
+  // A whole sample as a server worker makes it (decode, crop, resize, flip,
+  // standardize into a float32 slot), partial decoding on and off.
+  FloatImage resized;
+  std::vector<uint8_t> slot;
+  auto recipe = [&](const char* name, bool random_crop, bool partial) {
+    SampleTransform t;
+    t.out_width = t.out_height = 224;
+    t.augment.resize_mode = ResizeMode::kShorterSide;
+    t.augment.random_resized_crop = random_crop;
+    t.augment.random_flip = random_crop;
+    t.normalize.mode = NormalizeMode::kStandardize;
+    t.decode.partial_jpeg = partial;
+    slot.resize(t.SampleBytes(224, 224));
+    names.push_back(name);
+    paths.push_back([&, t](const Sample& s) {
+      const int64_t id = &s - samples.data();
+      if (!DecodeAndResize(s.bytes, t, id, &resized).ok()) return false;
+      WriteSample(resized, t, slot.data());
+      return true;
+    });
+  };
+  recipe("train_sample_full", true, false);
+  recipe("train_sample", true, true);
+  recipe("center_sample_full", false, false);
+  recipe("center_sample", false, true);
   const std::vector<double> ms = MsPerImage(samples, repeats, paths);
   std::printf("%zu JPEGs, one thread, CPU time, best of %d per image\n%-18s %8s %8s\n", samples.size(), repeats,
               "path", "ms/img", "vs full");
