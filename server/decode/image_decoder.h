@@ -87,9 +87,10 @@ absl::Status DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& o
 
 // Decodes the part of the upright image the caller needs: `window` (inside
 // the upright image, from `header` = PeekImageHeader(bytes, options)), at
-// 1/`scale_denom` (1, 2, 4 or 8) of its size where the format allows. A
-// JPEG without EXIF rotation (and options.partial_jpeg) decodes only the
-// iMCU rows and columns the window touches, DCT-scaled: see
+// 1/`scale_denom` (1, 2, 4 or 8) of its size where the format allows. With
+// options.partial_jpeg a JPEG decodes only the iMCU rows and columns the
+// window touches (an EXIF-oriented one: the window mapped to the stored
+// image, then turned upright), DCT-scaled unless EXIF-oriented: see
 // jpeg_window_decoder.h for the exactness. Everything else decodes whole
 // at full size, as DecodeImage. On success `*in_out` is the rectangle of
 // `out` that is `window` (scaled as decoded), for the resize to read.

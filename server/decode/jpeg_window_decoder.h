@@ -28,8 +28,8 @@ namespace imagefeed {
 // empty or not inside the image, or `scale_denom` is not 1, 2, 4 or 8;
 // libjpeg errors and warnings inside the decoded rows are INVALID_ARGUMENT
 // errors too (data below the window is never read, so a file truncated
-// there decodes). Ignores EXIF orientation: callers decode oriented
-// images whole.
+// there decodes). Ignores EXIF orientation (DecodeImageWindow maps the
+// window of an oriented image to the stored one).
 absl::Status DecodeJpegWindow(absl::Span<const uint8_t> bytes, const ImageHeader& header, const PixelRect& window,
                               int scale_denom, Image* out, PixelRect* in_out);
 

@@ -116,7 +116,7 @@ TEST(SampleProcessorTest, WindowDecodeEqualsFullDecodeExactly) {
       {"progressive 4:4:4", OrDie(EncodeJpeg(rgb, 90, ChromaSubsampling::k444, true))},
       {"gray", OrDie(EncodeJpeg(PhotoLike(500, 375, 1, 2), 90))},
       {"cmyk", decode_test::EncodeCmyk(cmyk, 160, 120)},
-      {"exif rotate 90 (decoded whole)", decode_test::WithApp1(OrDie(EncodeJpeg(rgb, 90)), exif6)},
+      {"exif rotate 90", decode_test::WithApp1(OrDie(EncodeJpeg(rgb, 90)), exif6)},
   };
   SampleTransform center;
   center.out_width = center.out_height = 224;
@@ -131,10 +131,10 @@ TEST(SampleProcessorTest, WindowDecodeEqualsFullDecodeExactly) {
       for (int64_t id = 0; id < 12; ++id) {
         const PathOutputs o = BothPaths(file, t, id);
         ASSERT_EQ(o.partial.data, o.full.data) << name << ", sample " << id;
-        windows += o.decoded_width < 400;
+        windows += o.decoded_width < 360;  // of 640 x 480 (480 x 640 upright)
       }
     }
-    if (name.find("decoded whole") == std::string::npos && name != "cmyk") {
+    if (name != "cmyk") {  // 160 x 120: every window is narrower
       EXPECT_GT(windows, 6) << name << ": the partial path decoded no narrow windows";
     }
   }
