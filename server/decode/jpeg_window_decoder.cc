@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/scratch_buffer.h"
+#include "server/decode/jpeg_decoder.h"
 
 namespace imagefeed {
 namespace {
@@ -181,17 +182,6 @@ absl::StatusOr<Decompressor*> ReadyDecompressor() {
 absl::Status Failed(Decompressor* d) {
   jpeg_abort_decompress(&d->cinfo);  // ready for the next file
   return absl::InvalidArgumentError(absl::StrCat("JPEG window decode failed: ", d->err.message));
-}
-
-// Adobe-inverted CMYK to RGB: round(C*K/255), as DecodeJpeg computes it.
-void CmykToRgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
-  for (size_t i = 0; i < pixels; ++i, cmyk += 4, rgb += 3) {
-    const unsigned k = cmyk[3];
-    for (int c = 0; c < 3; ++c) {
-      const unsigned t = cmyk[c] * k + 128;
-      rgb[c] = static_cast<uint8_t>((t + (t >> 8)) >> 8);
-    }
-  }
 }
 
 bool ValidScale(int d) { return d == 1 || d == 2 || d == 4 || d == 8; }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "common/random.h"
 
 namespace imagefeed {
@@ -167,6 +168,13 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
   const Clock::time_point decoded_at = timings != nullptr ? Clock::now() : Clock::time_point();
   if (timings != nullptr) timings->ns[static_cast<int>(Stage::kDecode)] = Nanos(start, decoded_at);
   if (!s.ok()) return s;
+  // The plan came from the header; a decoder that disagreed with it must not make the resize read outside.
+  if (region.x < 0 || region.y < 0 || region.width < 1 || region.height < 1 ||
+      region.x > decoded.width - region.width || region.y > decoded.height - region.height) {
+    return absl::InvalidArgumentError(absl::StrCat("decoded ", decoded.width, "x", decoded.height,
+                                                   " image does not hold the ", region.width, "x", region.height,
+                                                   " crop its header promised"));
+  }
   if (transform.dtype == OutputDType::kUint8 && decoded.bit_depth == 16) ReduceTo8Bit(&decoded);
   ResizeRegionToFloat(decoded, region.x, region.y, region.width, region.height, plan.out_width, plan.out_height,
                       resized);
