@@ -49,6 +49,17 @@ struct DecodeOptions {
   int64_t max_pixels = 100'000'000;
   // Apply the EXIF Orientation tag of JPEGs (rotate/flip to upright).
   bool apply_exif_orientation = true;
+  // Lets DecodeImageWindow decode only the window of a JPEG, DCT-scaled;
+  // false decodes every image whole (the reference path tests compare with).
+  bool partial_jpeg = true;
+};
+
+// A rectangle of an image: columns [x, x + width), rows [y, y + height).
+struct PixelRect {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
 };
 
 // Returns the format from the magic bytes (JPEG FF D8 FF, PNG's signature,
@@ -73,6 +84,24 @@ absl::StatusOr<ImageHeader> PeekImageHeader(absl::Span<const uint8_t> bytes,
 // warning (e.g. truncated data) and libpng error is an INVALID_ARGUMENT
 // error; `out`'s contents are then unspecified. Thread-safe (no shared state).
 absl::Status DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options, Image* out);
+
+// Decodes the part of the upright image the caller needs: `window` (inside
+// the upright image, from `header` = PeekImageHeader(bytes, options)), at
+// 1/`scale_denom` (1, 2, 4 or 8) of its size where the format allows. With
+// options.partial_jpeg a JPEG decodes only the iMCU rows and columns the
+// window touches (an EXIF-oriented one: the window mapped to the stored
+// image, then turned upright), DCT-scaled unless EXIF-oriented: see
+// jpeg_window_decoder.h for the exactness. Everything else decodes whole
+// at full size, as DecodeImage. On success `*in_out` is the rectangle of
+// `out` that is `window` (scaled as decoded), for the resize to read.
+absl::Status DecodeImageWindow(absl::Span<const uint8_t> bytes, const ImageHeader& header,
+                               const DecodeOptions& options, const PixelRect& window, int scale_denom, Image* out,
+                               PixelRect* in_out);
+
+// Upper bound of the bytes of `out` DecodeImageWindow writes for these
+// arguments (the whole image's for whole decodes); for reserving memory.
+size_t DecodedWindowBytes(const ImageHeader& header, const DecodeOptions& options, const PixelRect& window,
+                          int scale_denom);
 
 // Heap bytes the calling thread's decoder scratch holds now (JPEG CMYK and
 // orientation buffers; each is released by the decoder itself above 64 MiB).

@@ -1,10 +1,12 @@
 #include "server/decode/image_decoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/image_encoders.h"
@@ -199,6 +201,103 @@ TEST(DecodeImageTest, ConcurrentDecodesAreIndependent) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+}  // namespace
+}  // namespace imagefeed
+
+namespace imagefeed {
+namespace {
+
+Image NoiseRgb(int width, int height, uint32_t seed) {
+  Image image;
+  image.Reset(width, height, 3, 8);
+  std::mt19937 rng(seed);
+  for (uint8_t& v : image.data) v = static_cast<uint8_t>(rng());
+  return image;
+}
+
+// Whether `rect` of `got` equals the same-sized region at (x, y) of `ref`.
+bool SameRegion(const Image& got, const PixelRect& rect, const Image& ref, int x, int y) {
+  if (rect.x < 0 || rect.y < 0 || rect.x + rect.width > got.width || rect.y + rect.height > got.height) return false;
+  for (int r = 0; r < rect.height; ++r) {
+    const uint8_t* g = got.row(rect.y + r) + static_cast<size_t>(rect.x) * ref.channels;
+    const uint8_t* e = ref.row(y + r) + static_cast<size_t>(x) * ref.channels;
+    if (!std::equal(g, g + static_cast<size_t>(rect.width) * ref.channels, e)) return false;
+  }
+  return true;
+}
+
+// Every EXIF orientation: the window of the upright image, decoded partially
+// (mapped to the stored image, then turned), equals the same region of the
+// whole upright decode, and the decoded buffer is about the window's size.
+TEST(DecodeImageWindowTest, WindowsOfOrientedJpegsEqualTheWholeUprightDecode) {
+  const std::string plain = Jpeg(NoiseRgb(61, 43, 1));
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    const std::string jpeg = WithApp1(plain, MakeExifPayload(orientation, /*big_endian=*/true));
+    absl::StatusOr<ImageHeader> header = PeekImageHeader(AsBytes(jpeg), DecodeOptions{});
+    ASSERT_OK(header);
+    Image whole;
+    ASSERT_OK(DecodeImage(AsBytes(jpeg), DecodeOptions{}, &whole));
+    // The whole decode is itself checked against an independent orientation.
+    Image stored;
+    DecodeOptions as_stored;
+    as_stored.apply_exif_orientation = false;
+    ASSERT_OK(DecodeImage(AsBytes(jpeg), as_stored, &stored));
+    ASSERT_TRUE(SameImage(whole, ReferenceOrient(stored, orientation))) << orientation;
+    int windows = 0;
+    for (int x = 0; x < whole.width; x += 3) {
+      for (int y = 0; y < whole.height; y += 5) {
+        for (const auto& [w, h] : {std::pair{1, 1}, std::pair{17, 9}, std::pair{whole.width - x, whole.height - y}}) {
+          if (w > whole.width - x || h > whole.height - y) continue;
+          const PixelRect window{x, y, w, h};
+          Image out;
+          PixelRect rect;
+          ASSERT_OK(DecodeImageWindow(AsBytes(jpeg), *header, DecodeOptions{}, window, 1, &out, &rect));
+          ASSERT_EQ(rect.width, w);
+          ASSERT_EQ(rect.height, h);
+          ASSERT_TRUE(SameRegion(out, rect, whole, x, y))
+              << "orientation " << orientation << " window " << w << "x" << h << "+" << x << "+" << y;
+          ASSERT_LE(out.data.capacity(), DecodedWindowBytes(*header, DecodeOptions{}, window, 1));
+          if (w == 1 && h == 1) {
+            EXPECT_LT(out.width * out.height, 40 * 40) << "orientation " << orientation << ": decoded whole";
+          }
+          ++windows;
+        }
+      }
+    }
+    EXPECT_GT(windows, 200);
+  }
+}
+
+// What decodes whole: other formats, partial_jpeg = false, and oriented
+// JPEGs asked for a scaled window; `in_out` is then the window itself.
+TEST(DecodeImageWindowTest, OtherCasesDecodeWholeAndReturnTheWindow) {
+  const Image rgb = NoiseRgb(64, 48, 2);
+  const std::string jpeg = Jpeg(rgb);
+  const std::string oriented = WithApp1(jpeg, MakeExifPayload(6, /*big_endian=*/false));
+  DecodeOptions off;
+  off.partial_jpeg = false;
+  const PixelRect window{10, 12, 20, 16};
+  struct Case {
+    std::string name;
+    std::string file;
+    DecodeOptions options;
+    int scale;
+  };
+  for (const Case& c : {Case{"png", Png(rgb), DecodeOptions{}, 2}, Case{"partial_jpeg off", jpeg, off, 2},
+                        Case{"oriented, scaled", oriented, DecodeOptions{}, 2}}) {
+    absl::StatusOr<ImageHeader> header = PeekImageHeader(AsBytes(c.file), c.options);
+    ASSERT_OK(header);
+    Image out, whole;
+    PixelRect rect;
+    ASSERT_OK(DecodeImageWindow(AsBytes(c.file), *header, c.options, window, c.scale, &out, &rect));
+    ASSERT_OK(DecodeImage(AsBytes(c.file), c.options, &whole));
+    EXPECT_TRUE(SameImage(out, whole)) << c.name;
+    EXPECT_EQ(rect.x, window.x) << c.name;
+    EXPECT_EQ(rect.width, window.width) << c.name;
+    EXPECT_EQ(DecodedWindowBytes(*header, c.options, window, c.scale), header->decoded_bytes()) << c.name;
+  }
 }
 
 }  // namespace

@@ -179,17 +179,6 @@ absl::Status Decompress(tjhandle tj, absl::Span<const uint8_t> bytes, const Jpeg
   return absl::OkStatus();
 }
 
-// Adobe-inverted CMYK to RGB: round(C*K/255), as Pillow and djpeg compute it.
-void CmykToRgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
-  for (size_t i = 0; i < pixels; ++i, cmyk += 4, rgb += 3) {
-    const unsigned k = cmyk[3];
-    for (int c = 0; c < 3; ++c) {
-      const unsigned t = cmyk[c] * k + 128;  // exact round(x/255) for x <= 255*255
-      rgb[c] = static_cast<uint8_t>((t + (t >> 8)) >> 8);
-    }
-  }
-}
-
 // The calling thread's conversion buffers, kept between images.
 struct JpegScratch {
   Image upright;  // decoded as stored, before the EXIF orientation
@@ -264,6 +253,16 @@ absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& op
     ReleaseIfLarger(&scratch.upright.data, kMaxRetainedScratchBytes);
   }
   return status;
+}
+
+void CmykToRgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb) {
+  for (size_t i = 0; i < pixels; ++i, cmyk += 4, rgb += 3) {
+    const unsigned k = cmyk[3];
+    for (int c = 0; c < 3; ++c) {
+      const unsigned t = cmyk[c] * k + 128;  // exact round(x/255) for x <= 255*255
+      rgb[c] = static_cast<uint8_t>((t + (t >> 8)) >> 8);
+    }
+  }
 }
 
 size_t ThreadJpegScratchBytes() {

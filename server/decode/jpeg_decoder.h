@@ -6,6 +6,7 @@
 // djpeg's and Pillow's bit for bit. Thread-safe: each thread uses its own
 // TurboJPEG handle and scratch buffers.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -32,6 +33,10 @@ absl::StatusOr<ImageHeader> PeekJpeg(absl::Span<const uint8_t> bytes, const Deco
 // libjpeg error; `out`'s contents are then unspecified. The dimensions are
 // checked before anything is allocated.
 absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options, Image* out);
+
+// Adobe-inverted CMYK (4 bytes a pixel) to RGB: round(C*K/255), as Pillow
+// and djpeg compute it; shared with the window decoder.
+void CmykToRgb(const uint8_t* cmyk, size_t pixels, uint8_t* rgb);
 
 // Heap bytes held by the calling thread's CMYK and orientation buffers.
 size_t ThreadJpegScratchBytes();

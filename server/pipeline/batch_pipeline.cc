@@ -323,7 +323,7 @@ absl::Status BatchPipeline::DecodeIntoSlot(Pending* batch, size_t slot, int64_t 
                                            SampleTimings* timings) {
   ASSIGN_OR_RETURN(ImageHeader header,
                    PeekImageHeader(absl::MakeConstSpan(scratch->file_bytes), plan_.transform.decode));
-  const int64_t need = static_cast<int64_t>(SampleScratchBytes(header, plan_.transform));
+  const int64_t need = static_cast<int64_t>(SampleScratchBytes(header, plan_.transform, id));
   RETURN_IF_ERROR(runtime_.scratch->Reserve(need));
   MemoryReservation reserved(runtime_.scratch, need);
   FloatImage& resized = scratch->resized;

@@ -71,6 +71,17 @@ SampleScratch& ThreadSampleScratch();
 // scratch only lowers what a sample allocates.
 size_t SampleScratchBytes(const ImageHeader& header, const SampleTransform& transform);
 
+// The same for sample `sample_id` alone: its crop is known from the header
+// and the seed, so a partial JPEG decode reserves its window's bytes, not
+// the whole image's.
+size_t SampleScratchBytes(const ImageHeader& header, const SampleTransform& transform, int64_t sample_id);
+
+// The DCT scale-down (1, 2, 4 or 8) at which DecodeAndResize decodes a JPEG
+// crop of crop_width x crop_height for an out_width x out_height output:
+// the largest measured to pay (README "Partial decode") that still leaves
+// the crop at least the output's size in both axes.
+int JpegScaleDenom(int crop_width, int crop_height, int out_width, int out_height);
+
 // Heap bytes all of the calling thread's sample scratch holds now: the
 // SampleScratch buffers, the decoder's and the resize's.
 size_t ThreadSampleScratchBytes();
@@ -81,7 +92,12 @@ size_t ThreadSampleScratchBytes();
 void TrimSampleScratch(size_t keep_bytes);
 
 // Decodes `file_bytes`, crops/flips it as `transform.augment` decides for
-// `sample_id`, and resizes it into `resized` (float, 8-bit scale). Errors
+// `sample_id`, and resizes it into `resized` (float, 8-bit scale). JPEGs
+// decode only the crop's window (bit-exact), random_resized_crop's also
+// DCT-scaled per JpegScaleDenom (within a tolerance, README "Partial
+// decode"), unless `transform.decode.partial_jpeg` is false. A crop of a
+// JPEG that is decoded at 1/d has its edges moved down to multiples of d
+// (whatever partial_jpeg says, so both paths crop the same pixels). Errors
 // name what failed, not the file. Thread-safe; per-thread scratch is reused.
 // If `timings` is given, its decode and resize (crop, flip, resize) times are
 // set (no allocation: two clock reads per stage).

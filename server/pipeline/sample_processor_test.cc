@@ -1,5 +1,12 @@
 #include "server/pipeline/sample_processor.h"
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "common/file_util.h"
 #include "common/image_encoders.h"
 #include "common/test_support.h"
 #include "server/decode/decode_test_util.h"
@@ -8,6 +15,11 @@ namespace imagefeed {
 namespace {
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+std::string OrDie(absl::StatusOr<std::string> encoded) {
+  EXPECT_OK(encoded);
+  return encoded.ok() ? *std::move(encoded) : "";
+}
 
 TEST(SampleProcessorTest, SixteenBitKeepsPrecisionInFloatAndTruncatesForUint8) {
   Image img = MakeGradientImage(5, 4, 3, 16);
@@ -88,17 +100,128 @@ TEST(SampleProcessorTest, FlipAndCropFollowTheSampleSeed) {
   EXPECT_TRUE(differs);
 }
 
+// Photo-like content (gradients, texture, grain) for the partial-decode
+// comparisons: noise alone would make every scaled pixel an outlier.
+Image PhotoLike(int width, int height, int channels, uint32_t seed) {
+  Image image;
+  image.Reset(width, height, channels, 8);
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> grain(0.0, 3.0);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      for (int c = 0; c < channels; ++c) {
+        const double v = 128 + 60 * std::sin(x * 0.03 + c) * std::cos(y * 0.02) + 30 * std::sin((x + 2 * y) * 0.2) +
+                         grain(rng);
+        image.row(y)[x * channels + c] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
+      }
+    }
+  }
+  return image;
+}
+
+struct PathOutputs {
+  FloatImage partial;
+  FloatImage full;
+  int decoded_width = 0;  // of the partial path's decoded window
+};
+
+PathOutputs BothPaths(const std::string& file, SampleTransform t, int64_t id) {
+  PathOutputs out;
+  t.decode.partial_jpeg = true;
+  EXPECT_OK(DecodeAndResize(Bytes(file), t, id, &out.partial));
+  out.decoded_width = ThreadSampleScratch().decoded.width;
+  t.decode.partial_jpeg = false;
+  EXPECT_OK(DecodeAndResize(Bytes(file), t, id, &out.full));
+  return out;
+}
+
+// Window decodes (no DCT scaling) give the full decode's output bit for bit:
+// the center crop, and RandomResizedCrop draws too small to scale.
+TEST(SampleProcessorTest, WindowDecodeEqualsFullDecodeExactly) {
+  const std::string exif6 = decode_test::MakeExifPayload(6, /*big_endian=*/false);
+  const Image rgb = PhotoLike(640, 480, 3, 1);
+  std::vector<uint8_t> cmyk(160 * 120 * 4);
+  for (size_t i = 0; i < cmyk.size(); ++i) cmyk[i] = static_cast<uint8_t>(i * 7);
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"4:2:0", OrDie(EncodeJpeg(rgb, 90, ChromaSubsampling::k420))},
+      {"4:2:2", OrDie(EncodeJpeg(rgb, 90, ChromaSubsampling::k422))},
+      {"progressive 4:4:4", OrDie(EncodeJpeg(rgb, 90, ChromaSubsampling::k444, true))},
+      {"gray", OrDie(EncodeJpeg(PhotoLike(500, 375, 1, 2), 90))},
+      {"cmyk", decode_test::EncodeCmyk(cmyk, 160, 120)},
+      {"exif rotate 90", decode_test::WithApp1(OrDie(EncodeJpeg(rgb, 90)), exif6)},
+  };
+  SampleTransform center;
+  center.out_width = center.out_height = 224;
+  center.augment.resize_mode = ResizeMode::kShorterSide;
+  SampleTransform random = center;
+  random.augment.random_resized_crop = true;
+  random.augment.random_flip = true;
+  random.augment.scale_max = 0.6;  // never 448 x 448 of 640 x 480: no DCT scaling
+  for (const auto& [name, file] : files) {
+    int windows = 0;
+    for (const SampleTransform& t : {center, random}) {
+      for (int64_t id = 0; id < 12; ++id) {
+        const PathOutputs o = BothPaths(file, t, id);
+        ASSERT_EQ(o.partial.data, o.full.data) << name << ", sample " << id;
+        windows += o.decoded_width < 360;  // of 640 x 480 (480 x 640 upright)
+      }
+    }
+    if (name != "cmyk") {  // 160 x 120: every window is narrower
+      EXPECT_GT(windows, 6) << name << ": the partial path decoded no narrow windows";
+    }
+  }
+}
+
+// DCT-scaled decodes (crops at least 2x the output) against the full
+// decode + the same resize: README "Partial decode" states the tolerance
+// measured on photos (mean |diff| 1.2 levels, 40 dB); pinned here with a
+// margin on synthetic and real (libjpeg-turbo's testorig.jpg) images.
+TEST(SampleProcessorTest, ScaledDecodeStaysWithinTheStatedTolerance) {
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"photo-like 4:2:0", OrDie(EncodeJpeg(PhotoLike(640, 480, 3, 3), 90, ChromaSubsampling::k420))},
+      {"photo-like 4:4:4", OrDie(EncodeJpeg(PhotoLike(640, 480, 3, 4), 90, ChromaSubsampling::k444))},
+      {"photo-like gray", OrDie(EncodeJpeg(PhotoLike(640, 480, 1, 5), 90))},
+  };
+  if (!SharedDir().empty()) {
+    std::vector<uint8_t> bytes;
+    ASSERT_OK(ReadFileToBuffer(SharedDir() + "/corpora/jpeg/testorig.jpg", &bytes));
+    files.push_back({"testorig.jpg", std::string(bytes.begin(), bytes.end())});
+  }
+  for (const auto& [name, file] : files) {
+    SampleTransform t;
+    t.augment.random_resized_crop = true;
+    t.out_width = t.out_height = name == "testorig.jpg" ? 32 : 64;
+    double sum_abs = 0, sum_sq = 0;
+    size_t values = 0;
+    int scaled = 0;
+    for (int64_t id = 0; id < 24; ++id) {
+      const PathOutputs o = BothPaths(file, t, id);
+      ASSERT_EQ(o.partial.data.size(), o.full.data.size());
+      if (o.partial.data == o.full.data) continue;  // unscaled: exact (WindowDecodeEqualsFullDecodeExactly)
+      ++scaled;
+      double sq = 0;
+      for (size_t i = 0; i < o.full.data.size(); ++i) {
+        const double d = o.partial.data[i] - o.full.data[i];
+        sum_abs += std::fabs(d);
+        sq += d * d;
+      }
+      sum_sq += sq;
+      values += o.full.data.size();
+      const double psnr = 10 * std::log10(255.0 * 255.0 * o.full.data.size() / std::max(sq, 1e-9));
+      EXPECT_GE(psnr, 30.0) << name << ", sample " << id;
+    }
+    ASSERT_GT(scaled, 12) << name;
+    EXPECT_LE(sum_abs / values, 2.0) << name;
+    EXPECT_GE(10 * std::log10(255.0 * 255.0 * values / sum_sq), 36.0) << name;
+  }
+}
+
 TEST(SampleProcessorTest, DecodeErrorsAreReported) {
   SampleTransform t;
   FloatImage out;
   EXPECT_THAT(DecodeAndResize(Bytes("GIF89a"), t, 0, &out), StatusIs(absl::StatusCode::kInvalidArgument, "not a JPEG or PNG"));
 }
 
-
-std::string OrDie(absl::StatusOr<std::string> encoded) {
-  EXPECT_OK(encoded);
-  return encoded.ok() ? *std::move(encoded) : "";
-}
 
 struct Fixture {
   std::string name;
@@ -161,12 +284,34 @@ TEST(SampleScratchTest, EstimateFromHeaderBoundsTheScratchTouched) {
       for (int64_t id = 0; id < 4; ++id) {
         const size_t actual = MeasuredScratch(f.file, t, id);
         EXPECT_LE(actual, estimate) << f.name << ", transform " << ti << ", sample " << id;
+        // The sample's own estimate (its crop's window) is tighter and still a bound.
+        const size_t own = SampleScratchBytes(*header, t, id);
+        EXPECT_LE(actual, own) << f.name << ", transform " << ti << ", sample " << id;
+        EXPECT_LE(own, estimate) << f.name << ", transform " << ti << ", sample " << id;
         if (f.ordinary_photo && !t.augment.random_resized_crop) {
           EXPECT_LE(estimate, 3 * actual) << f.name << ", transform " << ti;
         }
       }
     }
   }
+}
+
+// A random crop's estimate follows its window, not the image: a small crop
+// of a large JPEG reserves a fraction of the whole image's bytes.
+TEST(SampleScratchTest, RandomCropsOfJpegsReserveTheirWindow) {
+  const std::string jpeg = OrDie(EncodeJpeg(MakeGradientImage(2000, 1500, 3), 90));
+  absl::StatusOr<ImageHeader> header = PeekImageHeader(decode_test::AsBytes(jpeg), DecodeOptions{});
+  ASSERT_OK(header);
+  SampleTransform t;
+  t.out_width = t.out_height = 224;
+  t.augment.random_resized_crop = true;
+  t.augment.scale_max = 0.1;  // crops of at most a tenth of the image
+  for (int64_t id = 0; id < 8; ++id) {
+    EXPECT_LT(SampleScratchBytes(*header, t, id), header->decoded_bytes() / 2) << id;
+    EXPECT_LE(MeasuredScratch(jpeg, t, id), SampleScratchBytes(*header, t, id)) << id;
+  }
+  t.decode.partial_jpeg = false;  // the whole image is decoded, and reserved
+  EXPECT_GT(SampleScratchBytes(*header, t, 0), header->decoded_bytes());
 }
 
 TEST(SampleScratchTest, HeaderReportsDecodedLayout) {
