@@ -19,7 +19,8 @@ For each recipe and dtype it measures three pipelines that deliver the same batc
   imagefeed  imagefeed-server --threads=<cores> on 127.0.0.1, consumed with
              imagefeed.torch.ImageFeedDataset (batches as torch tensors over the received bytes),
              float32 standardized with the dataset's fitted statistics (fitted before timing).
-             One column per transport in TRANSPORTS ("grpc" now).
+             One column per transport in TRANSPORTS: "grpc" (bytes over the socket, forced) and
+             "shm" (the local shared-memory transport, Client(transport="shm")).
   pytorch    torch.utils.data.DataLoader over torchvision.datasets.ImageFolder, <cores> workers,
              the torchvision transform below, persistent workers.
 
@@ -53,9 +54,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RECIPES = ("resize", "center", "train")
 DTYPES = ("float32", "uint8")
-# Each imagefeed transport gets its own column and ratios. A local (shared-memory) transport
-# adds an entry here and a branch in imagefeed_kwargs().
-TRANSPORTS = ("grpc",)
+# Each imagefeed transport gets its own column and ratios (see imagefeed_kwargs()).
+TRANSPORTS = ("grpc", "shm")
 BATCH = 64
 SIZE = 224
 MEAN = (0.485, 0.456, 0.406)
@@ -156,8 +156,10 @@ def imagefeed_kwargs(recipe, dtype, transport):
         kw.update(resize_mode="shorter_side", resize_size=256)
     elif recipe == "train":
         kw.update(random_resized_crop=True, random_flip=True)
-    if transport != "grpc":
+    if transport not in TRANSPORTS:
         raise ValueError(f"transport {transport!r} is not built")
+    # Forced either way: "auto" would pick shm for this loopback server.
+    kw["client_options"] = {"transport": transport}
     return kw
 
 

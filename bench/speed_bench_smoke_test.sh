@@ -23,10 +23,10 @@ table = open(sys.argv[2]).read()
 for col in ("recipe", "dtype", "naive img/s", "imagefeed img/s", "pytorch img/s", "imagefeed/naive",
             "imagefeed/pytorch", "imagefeed VmHWM MiB"):
     assert col in table, (col, table)
-assert r["images"] == 20 and r["transports"] == ["grpc"], r
+assert r["images"] == 20 and r["transports"] == ["grpc", "shm"], r
 (row,) = r["results"]
 assert (row["recipe"], row["dtype"]) == ("center", "float32"), row
-for pipeline in (row["naive"], row["pytorch"], row["imagefeed"]["grpc"]):
+for pipeline in (row["naive"], row["pytorch"], row["imagefeed"]["grpc"], row["imagefeed"]["shm"]):
     assert pipeline["images"] >= 20 and pipeline["images_per_second"] > 0, pipeline
     assert pipeline["images_per_cpu_second"] > 0, pipeline
 assert row["imagefeed"]["grpc"]["server_vmhwm_kib"] > 0, row

@@ -37,6 +37,7 @@
 #include "server/dataset/demo_dataset.h"
 #include "server/http/http_server.h"
 #include "server/http/preview_png.h"
+#include "server/runtime/shm_ring.h"
 #include "server/service/imagefeed_core.h"
 #include "server/service/imagefeed_service.h"
 
@@ -478,6 +479,11 @@ int Run(int argc, char** argv) {
   if (!auth.enabled() && !IsLoopback(f.listen)) {
     std::cerr << "imagefeed-server: warning: listening on " << f.listen
               << " without --auth_token_file: anyone who can reach this address can read the datasets\n";
+  }
+  // Shared-memory rings of a server killed before its client mapped them
+  // (the local transport unlinks names as soon as they are mapped).
+  if (int swept = SweepStaleSegments(); swept > 0) {
+    std::cerr << "imagefeed-server: removed " << swept << " stale /dev/shm/imagefeed-* segment(s) of dead servers\n";
   }
   ImageFeedCore core(*std::move(datasets), limits, stats);
   ImageFeedService service(&core, auth);

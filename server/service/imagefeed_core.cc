@@ -215,6 +215,39 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const 
                                          std::move(on_batch));
 }
 
+absl::StatusOr<ImageFeedCore::LocalStream> ImageFeedCore::StartLocalStream(const v1::StreamBatchesRequest& request,
+                                                                           std::function<void()> on_ready,
+                                                                           const std::string& peer) {
+  ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
+  ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
+  const SampleTransform& t = plan.transform;
+  if (t.out_height <= 0 || t.out_width <= 0) {
+    return absl::FailedPreconditionError(
+        "the local (shared-memory) transport needs a fixed output size: set height and width, or use StreamBatches");
+  }
+  constexpr uint32_t kMaxSlots = 64;
+  if (request.shm_slots() > kMaxSlots) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shm_slots=", request.shm_slots(), " is above the limit of ", kMaxSlots));
+  }
+  const int slots = request.shm_slots() > 0 ? static_cast<int>(request.shm_slots())
+                                            : std::max(4, plan.max_batches_in_flight + 2);
+  const int64_t slot_bytes = static_cast<int64_t>(t.SampleBytes(t.out_height, t.out_width)) * plan.batch_size;
+  const int64_t bytes = slot_bytes * slots;
+  // The ring and at least one batch being made must fit, or the stream could never progress.
+  RETURN_IF_ERROR(batch_budget_.CheckFits(
+      bytes + slot_bytes, absl::StrCat("a shared-memory ring of ", slots, " slots (shm_slots) plus one batch")));
+  if (!batch_budget_.TryReserve(bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat("no room in the ", batch_budget_.name(), " for a shared-memory ring of ",
+                                                     bytes, " bytes now; retry later or use StreamBatches"));
+  }
+  LocalStream out;
+  ASSIGN_OR_RETURN(out.ring, ShmRing::Create(slots, static_cast<size_t>(slot_bytes),
+                                             MemoryReservation(&batch_budget_, bytes)));
+  ASSIGN_OR_RETURN(out.session, StartStream(request, std::move(on_ready), peer));
+  return out;
+}
+
 void ImageFeedCore::OnBatch(StreamRecord* record, const Served& served, const SampleTransform& transform,
                             const BatchResult& batch) {
   record->position.store(batch.position + batch.span, std::memory_order_relaxed);

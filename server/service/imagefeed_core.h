@@ -19,6 +19,7 @@
 #include "server/runtime/memory_budget.h"
 #include "server/runtime/metrics.h"
 #include "server/runtime/scheduler.h"
+#include "server/runtime/shm_ring.h"
 #include "server/service/stream_request.h"
 #include "server/service/stream_session.h"
 #include "server/stats/stats_fitter.h"
@@ -68,6 +69,22 @@ class ImageFeedCore {
 
   // The dataset's statistics, or fitting progress. NOT_FOUND if not served.
   absl::Status GetStats(const v1::GetStatsRequest& request, v1::DatasetStats* response) const;
+
+  // A stream for the local transport: its session, and the shared-memory
+  // ring its batches go through (charged to the batch budget before the
+  // segment is made, given back when the ring is destroyed).
+  struct LocalStream {
+    std::unique_ptr<ShmRing> ring;
+    std::unique_ptr<StreamSession> session;
+  };
+  // StartStream plus a ring of request.shm_slots() slots (0: the stream's
+  // batches in flight + 2, at least 4) of one batch each. Errors of
+  // StartStream, and: FAILED_PRECONDITION without a fixed output size or if
+  // /dev/shm cannot hold the ring; INVALID_ARGUMENT for shm_slots > 64;
+  // RESOURCE_EXHAUSTED if the batch budget has no room for it now (or
+  // ever). Clients fall back to StreamBatches on any of these.
+  absl::StatusOr<LocalStream> StartLocalStream(const v1::StreamBatchesRequest& request,
+                                               std::function<void()> on_ready, const std::string& peer = "");
 
   // Plans `request` as StartStream would (same errors; nothing admitted or
   // decoded) and describes the stream: its length, fingerprints, version.

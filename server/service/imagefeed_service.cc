@@ -1,5 +1,9 @@
 #include "server/service/imagefeed_service.h"
 
+#include <atomic>
+#include <cstring>
+
+#include "server/service/batch_header.h"
 #include "server/service/batch_wire.h"
 #include "server/service/grpc_status.h"
 
@@ -66,7 +70,168 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
   grpc::ByteBuffer message_;
 };
 
+// The local transport of one stream: the same StreamSession as
+// BatchStreamReactor, but each batch is copied into a free slot of the
+// stream's shared-memory ring and only its descriptor is written. A batch
+// the session hands over while every slot is held by the client waits in
+// `waiting_` (the session gives no next batch before OnWriteDone) until an
+// acknowledgement frees a slot. Reads run all along for acknowledgements.
+class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientMessage, v1::LocalServerMessage> {
+ public:
+  LocalStreamReactor(ImageFeedCore* core, const TokenAuth& auth, grpc::CallbackServerContext* context)
+      : core_(core), peer_(context->peer()) {
+    if (absl::Status allowed = auth.Check(*context); !allowed.ok()) {
+      Finish(ToGrpcStatus(allowed));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // Before the request: nothing else will finish the call. After it, the
+      // client half-closed or left: OnCancel or the session's end finishes.
+      if (!begun_.load()) Finish(grpc::Status(grpc::StatusCode::CANCELLED, "no StreamBatchesRequest"));
+      return;
+    }
+    if (!session_) {
+      Begin();
+      return;
+    }
+    StartReadAfter(HandleClientMessage());
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!started_) {  // the segment message
+      started_ = true;
+      session_->Start();
+      Do(ok ? session_->OnReady() : session_->OnWriteDone(false));
+      return;
+    }
+    Do(session_->OnWriteDone(ok));
+  }
+
+  void OnCancel() override {
+    if (!begun_.load()) return;  // the read in flight fails and finishes
+    bool had_waiting;
+    {
+      MutexLock lock(&mu_);
+      had_waiting = waiting_ != nullptr;
+      waiting_.reset();
+    }
+    Do(session_->OnCancel());
+    // A batch waiting for a slot counts as a write in flight to the session: end it.
+    if (had_waiting) Do(session_->OnWriteDone(false));
+  }
+
+  void OnDone() override {
+    if (session_) session_->Close();  // no on_ready after this
+    {
+      MutexLock lock(&mu_);
+      waiting_.reset();
+    }
+    ring_.reset();  // unlinked, unmapped and out of the budget before the stream counts as ended
+    delete this;
+  }
+
+ private:
+  void Begin() {
+    auto local = core_->StartLocalStream(in_.request(), [this] { Do(session_->OnReady()); }, peer_);
+    if (!local.ok()) {
+      Finish(ToGrpcStatus(local.status()));
+      return;
+    }
+    ring_ = std::move(local->ring);
+    session_ = std::move(local->session);
+    begun_.store(true);
+    v1::ShmSegment* seg = out_.mutable_segment();
+    seg->set_name(ring_->name());
+    seg->set_size(ring_->size());
+    seg->set_slots(static_cast<uint32_t>(ring_->slots()));
+    seg->set_slot_bytes(ring_->slot_bytes());
+    seg->set_boot_id(HostBootId());
+    StartRead(&in_);
+    StartWrite(&out_);  // the session starts when it is out (OnWriteDone)
+  }
+
+  // Applies an acknowledgement; returns a batch that waited for the slot it freed.
+  std::pair<std::unique_ptr<BatchResult>, int> HandleClientMessage() {
+    MutexLock lock(&mu_);
+    if (in_.mapped() || in_.cannot_map()) ring_->Unlink();  // cannot_map: the client cancels next
+    for (uint32_t slot : in_.released()) ring_->Release(static_cast<int>(slot));
+    if (!waiting_) return {nullptr, -1};
+    const int slot = ring_->Take();
+    if (slot < 0) return {nullptr, -1};
+    return {std::move(waiting_), slot};
+  }
+
+  void StartReadAfter(std::pair<std::unique_ptr<BatchResult>, int> ready) {
+    // in_ is free again: the message was handled under the lock.
+    StartRead(&in_);
+    if (ready.first) Send(std::move(ready.first), ready.second);
+  }
+
+  void Do(StreamSession::Action action) {
+    switch (action.kind) {
+      case StreamSession::Action::Kind::kNone:
+        return;
+      case StreamSession::Action::Kind::kWrite: {
+        int slot;
+        {
+          MutexLock lock(&mu_);
+          slot = ring_->Take();
+          if (slot < 0) {
+            waiting_ = std::move(action.batch);
+            return;
+          }
+        }
+        Send(std::move(action.batch), slot);
+        return;
+      }
+      case StreamSession::Action::Kind::kFinish:
+        Finish(ToGrpcStatus(action.status));
+        return;
+    }
+  }
+
+  // One memcpy into the slot (the slot is this thread's until the client
+  // acknowledges it), then the batch's buffer goes back to the pool.
+  void Send(std::unique_ptr<BatchResult> batch, int slot) {
+    const size_t bytes = batch->data ? batch->data->size() : 0;
+    if (bytes > ring_->slot_bytes()) {  // cannot happen with a fixed output size; never write past a slot
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "batch larger than its shared-memory slot"));
+      return;
+    }
+    if (bytes > 0) std::memcpy(ring_->slot_data(slot), batch->data->data(), bytes);
+    v1::Batch* header = out_.mutable_batch();
+    *header = BatchHeader(*batch, session_->transform());
+    header->set_shm_slot(static_cast<uint32_t>(slot));
+    header->set_shm_offset(static_cast<uint64_t>(slot) * ring_->slot_bytes());
+    header->set_shm_length(bytes);
+    batch.reset();
+    StartWrite(&out_);
+  }
+
+  ImageFeedCore* const core_;
+  const std::string peer_;
+  // Set by Begin() (on the first read), then constant until OnDone.
+  std::unique_ptr<ShmRing> ring_;  // guarded by mu_ for Take/Release/Unlink
+  std::unique_ptr<StreamSession> session_;
+  v1::LocalClientMessage in_;  // the read in flight
+  // The write in flight; only the thread whose action started it touches it.
+  v1::LocalServerMessage out_;
+  std::atomic<bool> begun_{false};  // ring_ and session_ are set
+  bool started_ = false;  // the segment message went out; only OnWriteDone touches it
+  Mutex mu_;
+  std::unique_ptr<BatchResult> waiting_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
+
+grpc::ServerBidiReactor<v1::LocalClientMessage, v1::LocalServerMessage>* ImageFeedService::StreamBatchesLocal(
+    grpc::CallbackServerContext* context) {
+  return new LocalStreamReactor(core_, auth_, context);
+}
 
 grpc::ServerUnaryReactor* ImageFeedService::ListDatasets(grpc::CallbackServerContext* context,
                                                          const v1::ListDatasetsRequest* request,

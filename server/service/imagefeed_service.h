@@ -12,7 +12,8 @@ namespace imagefeed {
 using ImageFeedServiceBase = v1::ImageFeed::WithCallbackMethod_ListDatasets<
     v1::ImageFeed::WithCallbackMethod_GetStats<v1::ImageFeed::WithCallbackMethod_GetServerStatus<
         v1::ImageFeed::WithCallbackMethod_DescribeStream<
-            v1::ImageFeed::WithRawCallbackMethod_StreamBatches<v1::ImageFeed::Service>>>>>;
+            v1::ImageFeed::WithRawCallbackMethod_StreamBatches<
+                v1::ImageFeed::WithCallbackMethod_StreamBatchesLocal<v1::ImageFeed::Service>>>>>>;
 
 // The gRPC adapter over ImageFeedCore (callback API). StreamBatches is a raw
 // method so batches go out as zero-copy ByteBuffers (see batch_wire.h).
@@ -34,6 +35,9 @@ class ImageFeedService final : public ImageFeedServiceBase {
                                            v1::StreamDescription* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamBatches(grpc::CallbackServerContext* context,
                                                             const grpc::ByteBuffer* request) override;
+  // The local transport (shared memory), see imagefeed.proto.
+  grpc::ServerBidiReactor<v1::LocalClientMessage, v1::LocalServerMessage>* StreamBatchesLocal(
+      grpc::CallbackServerContext* context) override;
 
  private:
   ImageFeedCore* const core_;

@@ -182,11 +182,18 @@ def decode_batch(raw, stream=0, target=""):
     if count * dtype.itemsize != length or any(d < 0 for d in shape):
         raise WireError(f"batch data is {length} bytes, but shape {list(shape)} of {dtype} "
                         f"needs {count * dtype.itemsize}")
-    b = Batch()
     if count:
-        b.images = np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
+        images = np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
     else:
-        b.images = np.empty(shape, dtype=dtype)
+        images = np.empty(shape, dtype=dtype)
+    return batch_from_message(msg, images, stream, target)
+
+
+def batch_from_message(msg, images, stream=0, target=""):
+    """A Batch of the header `msg` (a Batch message without data) and its tensor `images`."""
+    shape = tuple(msg.shape)
+    b = Batch()
+    b.images = images
     b.labels = np.array(msg.labels, dtype=np.int64)
     b.sample_ids = np.array(msg.sample_ids, dtype=np.int64)
     b.epoch = msg.epoch

@@ -7,7 +7,7 @@ import time
 
 import grpc
 
-from imagefeed import _cursor, _fanin, _request
+from imagefeed import _cursor, _fanin, _request, _shm
 from imagefeed._malloc import tune_malloc as _tune_malloc
 from imagefeed._stall import Meter, Timer
 from imagefeed._stream import BatchStream
@@ -20,6 +20,7 @@ grpc_used_in_pid = None
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ImageFeed"]
 _STREAM_PATH = f"/{_SERVICE.full_name}/StreamBatches"
+_LOCAL_PATH = f"/{_SERVICE.full_name}/StreamBatchesLocal"
 # Request fields the client sets itself.
 _MANAGED = ("fan_in_count", "fan_in_index")
 
@@ -67,6 +68,10 @@ class _Connection:
         # decode_batch() views without copying the tensor (see _batch.py).
         self.stream_batches = self.channel.unary_stream(
             _STREAM_PATH, request_serializer=pb.StreamBatchesRequest.SerializeToString)
+        # The local transport (imagefeed._shm): small messages, parsed as usual.
+        self.stream_batches_local = self.channel.stream_stream(
+            _LOCAL_PATH, request_serializer=pb.LocalClientMessage.SerializeToString,
+            response_deserializer=pb.LocalServerMessage.FromString)
 
 
 def _is_uint8(dtype):
@@ -175,6 +180,13 @@ class Client:
     tune_malloc: raise glibc's mmap/trim thresholds for this process so large batches reuse
       heap memory instead of being mmap'ed and faulted in each time (about 2-3x less client
       CPU per GB; costs a larger resident heap). See imagefeed/_malloc.py.
+    transport: "auto" (default): batches from a server on this host (a loopback target)
+      come through a shared-memory ring instead of the socket when the request has a fixed
+      size (see imagefeed._shm and the README "Local transport"); anything else, or a
+      ring the client cannot map, uses gRPC bytes. "grpc": always gRPC bytes. "shm": always
+      the ring, raising FAILED_PRECONDITION if it cannot be used. With the ring, a batch's
+      slot is reused only after its `images` (and every view, e.g. a torch tensor) are
+      garbage-collected: a loop holding more batches than the ring's slots stalls.
     report_stalls: at the end of each stream (epoch), print one line saying how much of the
       loop's time went into waiting for batches (to the "imagefeed" logger at INFO if logging
       shows that, else to stderr). stall_report() has the numbers either way.
@@ -188,8 +200,11 @@ class Client:
     def __init__(self, target, token=None, *, tls=False, tls_ca=None, timeout=30.0,
                  max_message_bytes=1 << 30, options=(), tune_malloc=True, report_stalls=False,
                  failover_timeout=60.0, progress_timeout=300.0, keepalive_time=10.0,
-                 keepalive_timeout=10.0):
+                 keepalive_timeout=10.0, transport="auto"):
         self._specs = parse_targets(target)
+        if transport not in _shm.TRANSPORTS:
+            raise ValueError(f"transport={transport!r}: expected one of {', '.join(_shm.TRANSPORTS)}")
+        self.transport = transport
         for name, value in (("failover_timeout", failover_timeout), ("progress_timeout", progress_timeout),
                             ("keepalive_time", keepalive_time), ("keepalive_timeout", keepalive_timeout)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
@@ -216,7 +231,8 @@ class Client:
                              max_message_bytes=max_message_bytes, options=tuple(options),
                              tune_malloc=tune_malloc, report_stalls=report_stalls,
                              failover_timeout=failover_timeout, progress_timeout=progress_timeout,
-                             keepalive_time=keepalive_time, keepalive_timeout=keepalive_timeout)
+                             keepalive_time=keepalive_time, keepalive_timeout=keepalive_timeout,
+                             transport=transport)
         self.failover_timeout = float(failover_timeout)
         self.progress_timeout = float(progress_timeout)
         self._lock = threading.Lock()

@@ -20,6 +20,7 @@ import time
 
 import grpc
 
+from imagefeed import _shm
 from imagefeed._batch import WireError, decode_batch
 from imagefeed.v1 import imagefeed_pb2 as pb
 
@@ -37,6 +38,7 @@ class FanInState:
     def __init__(self):
         self.failovers = []  # (server, error message), in the order they happened
         self.servers = []    # the servers of the current attempt
+        self.transports = {}  # server -> "shm" or "grpc", as its last call chose
 
 
 class _Health:
@@ -191,7 +193,7 @@ def run(client, request, state, slot_index=0, slot_count=1):
                 r = pb.StreamBatchesRequest()
                 r.CopyFrom(attempt)
                 r.fan_in_index = offset + slot_count * i
-                calls.append(client._conn(address).stream_batches(r, metadata=client._metadata))
+                calls.append(_shm.open_call(client, address, r))
             active = [True] * len(calls)
             k = 0  # batches delivered in this attempt
             failed = None
@@ -222,7 +224,12 @@ def run(client, request, state, slot_index=0, slot_count=1):
                         break
                     WATCHDOG.unwatch(watch)
                     try:
-                        batch = decode_batch(raw, i, live[i])
+                        if isinstance(call, _shm.LocalCall):
+                            state.transports[live[i]] = call.transport
+                            batch = call.decode(raw, i, live[i])
+                        else:
+                            state.transports[live[i]] = "grpc"
+                            batch = decode_batch(raw, i, live[i])
                     except WireError as err:
                         raise ImageFeedError(grpc.StatusCode.DATA_LOSS, f"malformed batch: {err}",
                                              live[i], "StreamBatches") from None

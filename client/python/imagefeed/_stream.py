@@ -37,6 +37,8 @@ class BatchStream:
     failovers      list of (server, error) for every server that failed during the stream
                    (the stream continued on the others); failover_count is its length.
     servers        the servers of the stream's current attempt.
+    transports     {server: "shm" or "grpc"}: how each server's batches arrived (see
+                   Client(transport=...)), for the servers that delivered a batch.
 
     Not thread-safe: iterate it from one thread.
     """
@@ -65,6 +67,10 @@ class BatchStream:
     @property
     def failover_count(self):
         return len(self._state.failovers) if self._state is not None else 0
+
+    @property
+    def transports(self):
+        return dict(self._state.transports) if self._state is not None else {}
 
     @property
     def servers(self):
