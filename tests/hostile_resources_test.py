@@ -417,7 +417,11 @@ class HostileResourcesTest(unittest.TestCase):
         server.assert_alive()
         self.assertIsInstance(seen_at_large_first[0], int, "the large stream failed")
         self.note(f"S had {seen_at_large_first[0]} of {-(-2100 // 8)} batches when L's first arrived")
-        self.assertGreaterEqual(seen_at_large_first[0], 20, "the small stream waited for the large batch (FIFO)")
+        # FIFO gives 2-4 (S's first batches were queued behind all of L's samples); round-robin gives
+        # S one sample per turn, but S's pipeline only runs ahead of its reader by a few batches, so
+        # under CPU contention a starved Python reader lowers the count (18 seen on a loaded 2-core
+        # machine, 100+ idle): 10 still tells the two apart.
+        self.assertGreaterEqual(seen_at_large_first[0], 10, "the small stream waited for the large batch (FIFO)")
 
     # -- g ----------------------------------------------------------------------------------
     def test_g_streams_beyond_max_streams_are_refused(self):

@@ -20,6 +20,7 @@ import ipaddress
 import mmap
 import os
 import queue
+import threading
 import re
 import weakref
 
@@ -164,13 +165,23 @@ class LocalCall:
             self._ring = _Ring(first.segment)
         except (OSError, ValueError) as err:
             self._acks.put(_CANNOT_MAP)
+            why = str(err) + self._ended_by_server()
             if self._forced:
                 self._end_local()
-                raise _cannot_map(self._conn.target, str(err)) from None
-            self._fall_back(str(err))
+                raise _cannot_map(self._conn.target, why) from None
+            self._fall_back(why)
             return
         self._acks.put(_MAPPED)
         self.transport = "shm"
+
+    def _ended_by_server(self):
+        """Why the server ended the call, if it did within a second: a segment that vanished
+        before it was opened was unlinked because the call ended (see README)."""
+        done = threading.Event()
+        self._call.add_done_callback(lambda _call: done.set())
+        if not done.wait(1.0):
+            return ""
+        return f" (the server ended the call: {self._call.code().name}: {self._call.details()})"
 
     def __iter__(self):
         return self

@@ -207,7 +207,8 @@ def test_unreachable_server_names_the_address():
 
 
 def test_break_cancels_the_stream_and_the_server_keeps_serving(server):
-    client = imagefeed.Client(server)
+    # The gRPC byte stream (the shared-memory one has its own test in tests/shm_transport_test.py).
+    client = imagefeed.Client(server, transport="grpc")
     calls = []
     conn = client._conn(server)
     original = conn.stream_batches
