@@ -116,6 +116,7 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
     bool had_waiting;
     {
       MutexLock lock(&mu_);
+      cancelled_ = true;
       had_waiting = waiting_ != nullptr;
       waiting_.reset();
     }
@@ -177,13 +178,22 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
         return;
       case StreamSession::Action::Kind::kWrite: {
         int slot;
+        bool cancelled;
         {
           MutexLock lock(&mu_);
-          slot = ring_->Take();
-          if (slot < 0) {
+          cancelled = cancelled_;
+          slot = cancelled ? -1 : ring_->Take();
+          if (slot < 0 && !cancelled) {
             waiting_ = std::move(action.batch);
             return;
           }
+        }
+        if (cancelled) {
+          // OnCancel already ran and found no batch waiting: this write ends
+          // here, or the session would wait for it forever (and never finish).
+          action.batch.reset();
+          Do(session_->OnWriteDone(false));
+          return;
         }
         Send(std::move(action.batch), slot);
         return;
@@ -224,6 +234,8 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
   bool started_ = false;  // the segment message went out; only OnWriteDone touches it
   Mutex mu_;
   std::unique_ptr<BatchResult> waiting_ ABSL_GUARDED_BY(mu_);
+  // OnCancel ran: a batch that finds no slot afterwards is dropped, not parked.
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

@@ -133,6 +133,7 @@ class LocalCall:
         self._finalizer = weakref.finalize(self, self._acks.put, _END)
         self._ring = None
         self._delegate = None
+        self._cancelled = False
         self.transport = None  # "shm" or "grpc" once known
 
     def _fall_back(self, why):
@@ -150,12 +151,12 @@ class LocalCall:
             first = next(self._call)
         except grpc.RpcError as err:
             err.__traceback__ = None
-            if self._forced:
+            if self._forced or self._cancelled:
                 raise
             self._fall_back(f"{err.code().name}: {err.details()}")
             return
         except StopIteration:
-            if self._forced:
+            if self._forced or self._cancelled:
                 raise _cannot_map(self._conn.target, "the server ended the call before naming a segment")
             self._fall_back("the server ended the call before naming a segment")
             return
@@ -229,6 +230,9 @@ class LocalCall:
         return batch_from_message(msg, images, stream, target)
 
     def cancel(self):
+        # Before the first message, _setup must not mistake this for a server that cannot
+        # serve the ring and fall back (the progress watchdog cancels a stalled call here).
+        self._cancelled = True
         self._end_local()
         if self._delegate is not None:
             self._delegate.cancel()

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import threading
 import warnings
 from concurrent import futures
 
@@ -407,3 +408,46 @@ def test_max_skip_fraction_is_mapped_from_the_descriptor_and_enforced(server):
         # ... and a value outside [0, 1] is refused naming the field.
         with pytest.raises(imagefeed.ImageFeedError, match=r"max_skip_fraction must be in \[0, 1\]"):
             collect(client.batches("broken", batch_size=4, max_skip_fraction=1.5))
+
+
+def test_a_cancelled_local_call_fails_instead_of_falling_back_to_grpc():
+    """The progress watchdog cancels a shared-memory call whose server sends nothing: that must
+    surface as the call's error (so fan-in fails the server over), not as "cannot use the ring"
+    followed by a fresh StreamBatches call on the same stalled server."""
+    from imagefeed import _shm
+
+    class Cancelled(grpc.RpcError):
+        def code(self):
+            return grpc.StatusCode.CANCELLED
+
+        def details(self):
+            return "cancelled by the client"
+
+    class StalledCall:  # the server never sends its first message: next() returns once cancelled
+        def __init__(self):
+            self.cancelled = threading.Event()
+
+        def __next__(self):
+            self.cancelled.wait()
+            raise Cancelled()
+
+        def cancel(self):
+            self.cancelled.set()
+
+    class Conn:
+        target = "127.0.0.1:1"
+        fallbacks = 0
+
+        def stream_batches_local(self, requests, metadata=None):
+            return StalledCall()
+
+        def stream_batches(self, request, metadata=None):
+            Conn.fallbacks += 1
+            raise AssertionError("fell back to StreamBatches after a cancel")
+
+    call = _shm.LocalCall(Conn(), imagefeed.make_request("d", batch_size=2, size=8), None, forced=False)
+    call.cancel()  # what the watchdog does
+    with pytest.raises(grpc.RpcError) as err:
+        next(call)
+    assert err.value.code() == grpc.StatusCode.CANCELLED
+    assert Conn.fallbacks == 0
