@@ -237,14 +237,17 @@ absl::StatusOr<ImageFeedCore::LocalStream> ImageFeedCore::StartLocalStream(const
   // The ring and at least one batch being made must fit, or the stream could never progress.
   RETURN_IF_ERROR(batch_budget_.CheckFits(
       bytes + slot_bytes, absl::StrCat("a shared-memory ring of ", slots, " slots (shm_slots) plus one batch")));
+  // Admitted first: a client over max_streams must not make the server size
+  // a segment. The session does nothing until Start(); dropping it on an
+  // error below ends it (its destructor closes it and frees the admission).
+  LocalStream out;
+  ASSIGN_OR_RETURN(out.session, StartStream(request, std::move(on_ready), peer));
   if (!batch_budget_.TryReserve(bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat("no room in the ", batch_budget_.name(), " for a shared-memory ring of ",
                                                      bytes, " bytes now; retry later or use StreamBatches"));
   }
-  LocalStream out;
   ASSIGN_OR_RETURN(out.ring, ShmRing::Create(slots, static_cast<size_t>(slot_bytes),
                                              MemoryReservation(&batch_budget_, bytes)));
-  ASSIGN_OR_RETURN(out.session, StartStream(request, std::move(on_ready), peer));
   return out;
 }
 
