@@ -189,6 +189,18 @@ class ScaleOutTest(unittest.TestCase):
         self.assertEqual(dict(replaced[0])["original_id"], BROKEN_ID)
         self.assertTrue(all(len(b[3]) == 7 for b in broken))
 
+    def test_fan_in_over_loopback_uses_shared_memory_on_every_server(self):
+        # A client reads its servers' first messages in turn: a server whose short stream ended
+        # before the client opened its ring must not have unlinked it (it fell back to gRPC, and
+        # waited, before the server started streaming only once the client mapped the ring).
+        three = [self.a.address, self.b.address, self.c.address]
+        with imagefeed.Client(three) as client:
+            for _ in range(3):
+                stream = client.batches("big", batch_size=7, size=(12, 10), shuffle=False)
+                count = sum(1 for _ in stream)  # not list(): held batches pin their ring slots
+                self.assertGreater(count, 3)
+                self.assertEqual(stream.transports, {t: "shm" for t in three})
+
     def test_dns_target_fans_in_to_every_address(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -99,13 +99,18 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
       return;
     }
     StartReadAfter(HandleClientMessage());
+    MaybeStart();
   }
 
   void OnWriteDone(bool ok) override {
     if (!started_) {  // the segment message
       started_ = true;
-      session_->Start();
-      Do(ok ? session_->OnReady() : session_->OnWriteDone(false));
+      {
+        MutexLock lock(&mu_);
+        segment_written_ = true;
+        segment_ok_ = ok;
+      }
+      MaybeStart();
       return;
     }
     Do(session_->OnWriteDone(ok));
@@ -155,9 +160,26 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
     StartWrite(&out_);  // the session starts when it is out (OnWriteDone)
   }
 
+  // The session starts once the segment message is out and the client has
+  // mapped the segment (or the write failed: the session then ends at once).
+  // Starting earlier let a short stream finish, and its ring be unlinked and
+  // unmapped, before a client reading several servers in turn had opened it.
+  void MaybeStart() {
+    bool ok;
+    {
+      MutexLock lock(&mu_);
+      if (session_started_ || cancelled_ || !segment_written_ || (segment_ok_ && !mapped_)) return;
+      session_started_ = true;
+      ok = segment_ok_;
+    }
+    session_->Start();
+    Do(ok ? session_->OnReady() : session_->OnWriteDone(false));
+  }
+
   // Applies an acknowledgement; returns a batch that waited for the slot it freed.
   std::pair<std::unique_ptr<BatchResult>, int> HandleClientMessage() {
     MutexLock lock(&mu_);
+    if (in_.mapped()) mapped_ = true;
     if (in_.mapped() || in_.cannot_map()) ring_->Unlink();  // cannot_map: the client cancels next
     for (uint32_t slot : in_.released()) ring_->Release(static_cast<int>(slot));
     if (!waiting_) return {nullptr, -1};
@@ -236,6 +258,11 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
   std::unique_ptr<BatchResult> waiting_ ABSL_GUARDED_BY(mu_);
   // OnCancel ran: a batch that finds no slot afterwards is dropped, not parked.
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  // MaybeStart's conditions.
+  bool segment_written_ ABSL_GUARDED_BY(mu_) = false;
+  bool segment_ok_ ABSL_GUARDED_BY(mu_) = false;
+  bool mapped_ ABSL_GUARDED_BY(mu_) = false;
+  bool session_started_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
