@@ -151,15 +151,7 @@ int RunEpoch(const Args& args) {
   ProgressBar progress(stderr, StderrIsTerminal(), expected);
   std::string cursor;
   absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, 0, check, &progress, &cursor, &interrupts);
-  if (!totals.ok()) {
-    if (interrupts.interrupted()) {
-      std::cerr << "imagefeed: interrupted"
-                << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
-      return kExitInterrupted;
-    }
-    if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
-    return Fail(totals.status());
-  }
+  if (!totals.ok()) return FailStream(totals.status(), cursor, interrupts);
   const DeliveryReport report = checker.Report(expected);
   if (json) {
     std::cout << EpochJson(report, *totals) << "\n";

@@ -41,15 +41,7 @@ int RunFetch(const Args& args) {
   };
   std::string cursor;
   absl::StatusOr<StreamTotals> totals = RunStream(*fan_in, request, batches, print, &progress, &cursor, &interrupts);
-  if (!totals.ok()) {
-    if (interrupts.interrupted()) {
-      std::cerr << "imagefeed: interrupted"
-                << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
-      return kExitInterrupted;
-    }
-    if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
-    return Fail(totals.status());
-  }
+  if (!totals.ok()) return FailStream(totals.status(), cursor, interrupts);
   if (!json && batches > 0 && totals->batches >= batches && !totals->cursor.empty()) {
     std::cout << "resume with --resume=" << totals->cursor << "\n";
   }

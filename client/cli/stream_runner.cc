@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include "client/cli/cli_common.h"
 #include "client/cli/exactly_once.h"
@@ -106,6 +107,15 @@ std::optional<int64_t> StreamProgressTotal(ImageFeedClient& client, const v1::St
   std::optional<int64_t> total = ExpectedPositions(request, info->num_samples());
   if (total && max_batches > 0) total = std::min<int64_t>(*total, max_batches * request.batch_size());
   return total;
+}
+
+int FailStream(const absl::Status& status, const std::string& cursor, const InterruptWatcher& interrupts) {
+  if (interrupts.interrupted()) {
+    std::cerr << "imagefeed: interrupted" << (cursor.empty() ? "" : "; resume with --resume=" + cursor) << "\n";
+    return kExitInterrupted;
+  }
+  if (!cursor.empty()) std::cerr << "imagefeed: resume with --resume=" << cursor << "\n";
+  return Fail(status);
 }
 
 }  // namespace imagefeed

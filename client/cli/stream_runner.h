@@ -60,6 +60,11 @@ class InterruptWatcher {
 // Exit code of a command stopped by SIGINT (128 + 2, as a shell reports it).
 constexpr int kExitInterrupted = 130;
 
+// Ends a command whose stream failed: says how to resume from `cursor` (the
+// last delivered batch's token, if any) and returns kExitInterrupted after a
+// SIGINT, else prints `status` and returns Fail's exit code.
+int FailStream(const absl::Status& status, const std::string& cursor, const InterruptWatcher& interrupts);
+
 // Called for each batch; a non-OK status cancels the stream and is returned.
 using BatchCallback = std::function<absl::Status(const v1::Batch&)>;
 
