@@ -439,9 +439,14 @@ int Run(int argc, char** argv) {
   std::cerr << "imagefeed-server: memory budget " << FormatByteSize(budget.bytes) << " (" << budget.bytes
             << " bytes, " << budget.source << "); max streams: "
             << (f.max_streams > 0 ? absl::StrCat(f.max_streams) : "derived from the budget") << std::endl;
-  // Keep large batch buffers in the heap instead of mmap/munmap per batch.
-  mallopt(M_MMAP_THRESHOLD, 512 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+  // Every block of 1 MiB or more (batch buffers, decode scratch) gets its own
+  // mapping, given back to the system when freed. Kept in glibc's heaps, the
+  // buffers freed and reallocated on other threads fragmented the per-thread
+  // arenas: a float32 stream peaked at 2.4x the memory it had accounted
+  // (bench/speed_bench.py's "unaccounted" column). Batch buffers are pooled
+  // (BufferPool) and scratch is kept per worker, so nothing is mapped per batch.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
 
   auto datasets = LoadDatasets(f);
   if (!datasets.ok()) {
