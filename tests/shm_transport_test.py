@@ -94,6 +94,22 @@ class ShmTransportTest(unittest.TestCase):
                 self.assertEqual(transports, {self.server.address: "shm"})
                 self.assertEqual(got, self.reference)
 
+    def test_holding_every_batch_copies_out_instead_of_stalling(self):
+        for slots in (0, 2, 4):  # 0: the server's default ring (4 slots here)
+            with self.subTest(shm_slots=slots):
+                with imagefeed.Client(self.server.address, transport="shm") as c:
+                    s = c.batches("d", **REQUEST, shm_slots=slots)
+                    held = list(s)  # more batches than slots, all kept
+                    self.assertGreater(len(held), 4)
+                    self.assertEqual(s.transports, {self.server.address: "shm"})
+                    self.assertEqual([record(b) for b in held], self.reference)
+                    leases = [isinstance(b.images.base, _shm._SlotLease) for b in held]
+                    ring = slots or 4
+                    # The first ring - 1 stay views of the ring; the rest were copied out.
+                    self.assertEqual(leases, [True] * (ring - 1) + [False] * (len(held) - ring + 1))
+                    self.assertTrue(all(not b.images.flags.writeable for b in held))
+                del held
+
     def test_torch_tensors_keep_their_slots(self):
         import torch  # noqa: PLC0415
         tensors = []

@@ -6,9 +6,12 @@ client maps it read-only and says "mapped" (the server then unlinks the name, so
 left in /dev/shm whichever process dies later). Every later message is a Batch header
 whose tensor bytes lie in one slot: `images` is a numpy view of that slot (no copy), and
 when the array and everything viewing it (a torch tensor from torch.from_numpy, slices) are
-garbage-collected, the slot goes back to the server on the same call. So holding more
-batches than the ring has slots stalls the stream: the ring has the stream's batches in
-flight + 2 slots (at least 4) unless the request sets shm_slots (at most 64).
+garbage-collected, the slot goes back to the server on the same call. The ring has the
+stream's batches in flight + 2 slots (at least 4) unless the request sets shm_slots (at most
+64). A consumer that holds on to batches (`list(client.batches(...))`) would take every slot
+and stall the server: once all but one slot are held, each further batch is copied out of
+the ring into memory of its own and its slot given back at once, so the stream keeps going
+(one copy per such batch; a loop that lets go of its batches never pays it).
 
 If the segment cannot be opened (another host or container without a shared /dev/shm, a
 server without StreamBatchesLocal, a request without a fixed size, no room in the server's
@@ -84,6 +87,13 @@ class _Ring:
         self.slots = segment.slots
 
 
+def _give_back(leased, acks, slot):
+    """A slot lease's finalizer (any thread, any time: set.discard and SimpleQueue.put are
+    atomic); it holds no reference to the LocalCall, which may be gone already."""
+    leased.discard(slot)
+    acks.put(slot)
+
+
 class _SlotLease:
     """Owner of one slot's view: numpy keeps it as the array's base, so it lives as long as
     any view of the batch; its finalizer gives the slot back."""
@@ -132,6 +142,7 @@ class LocalCall:
         # The request thread of grpcio waits on the queue: end it whatever ends this object.
         self._finalizer = weakref.finalize(self, self._acks.put, _END)
         self._ring = None
+        self._leased = set()  # slots the consumer still holds a view of
         self._delegate = None
         self._cancelled = False
         self.transport = None  # "shm" or "grpc" once known
@@ -220,13 +231,21 @@ class LocalCall:
         if count == 0:
             self._acks.put(msg.shm_slot)
             images = np.empty(shape, dtype=dtype)
+        elif len(self._leased) >= ring.slots - 1:
+            # The consumer holds all other slots: a view would leave the server none.
+            view = ring.bytes[msg.shm_offset:msg.shm_offset + msg.shm_length]
+            images = view.view(dtype).reshape(shape).copy()
+            images.flags.writeable = False  # like a view of the ring
+            del view
+            self._acks.put(msg.shm_slot)
         else:
             lease = _SlotLease()
             lease.__array_interface__ = {"shape": shape, "typestr": dtype.str, "version": 3,
                                          "data": (ring.address + msg.shm_offset, True)}
             lease.ring = ring
             images = np.asarray(lease)
-            weakref.finalize(lease, self._acks.put, msg.shm_slot)
+            self._leased.add(msg.shm_slot)
+            weakref.finalize(lease, _give_back, self._leased, self._acks, msg.shm_slot)
         return batch_from_message(msg, images, stream, target)
 
     def cancel(self):
