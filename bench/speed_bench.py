@@ -34,8 +34,10 @@ imagefeed and pytorch run one untimed warm-up epoch, then whole epochs until --s
 naive cycles over the files for --seconds (at least once). Reported: images/s (wall clock) and
 images per CPU-second (every process of the pipeline: server + client, DataLoader workers +
 main, the naive threads), which is steadier than wall time on a shared machine; the ratios
-imagefeed/naive and imagefeed/pytorch; and the server's VmHWM (peak RSS, reset through
-/proc/PID/clear_refs before each run, read at its end). --json prints the results as JSON on
+imagefeed/naive and imagefeed/pytorch; and, from a server started for each imagefeed run, its
+VmHWM (peak RSS) and its accounted peak (GetServerStatus memory_peak: the batch buffers in
+flight, the shared-memory ring, decode scratch), whose difference is the server's own memory
+(issue #11: at most 64 MB). --json prints the results as JSON on
 stdout (the table then goes to stderr).
 """
 import argparse
@@ -43,7 +45,6 @@ import json
 import math
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -202,7 +203,10 @@ def worker_imagefeed(spec):
     server_pid = spec["server_pid"]
     n, wall, cpu = timed_epochs(make_iter, spec["seconds"],
                                 lambda: self_cpu_seconds() + proc_cpu_seconds(server_pid))
-    return result(n, wall, cpu)
+    # Highest memory the server accounted (batch buffers in flight, rings, decode scratch)
+    # since it started: it served only this run.
+    peak = imagefeed.Client(spec["addr"]).server_status()[spec["addr"]]["memory_peak"]
+    return result(n, wall, cpu, server_accounted_peak_kib=peak // 1024)
 
 
 def worker_pytorch(spec):
@@ -243,10 +247,6 @@ class Server:
                         "'bench', wait=True, timeout=600)", self.addr], check=True,
                        env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "client", "python")))
 
-    def reset_peak_rss(self):
-        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-
     def status_kib(self, field):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
@@ -269,7 +269,8 @@ def columns(transports):
     cols += [(f"{name(t)} img/s", 16) for t in transports]
     cols += [("pytorch img/s", 14)]
     for t in transports:
-        cols += [(f"{name(t)}/naive", 16), (f"{name(t)}/pytorch", 18), (f"{name(t)} VmHWM MiB", 20)]
+        cols += [(f"{name(t)}/naive", 16), (f"{name(t)}/pytorch", 18), (f"{name(t)} VmHWM MiB", 20),
+                 (f"{name(t)} accounted MiB", 24)]
     cols += [("naive img/cpu-s", 16)] + [(f"{name(t)} img/cpu-s", 20) for t in transports]
     cols += [("pytorch img/cpu-s", 18)]
     return cols
@@ -285,7 +286,8 @@ def row_values(r, transports):
     v += [r["pytorch"]["images_per_second"]]
     for t in transports:
         v += [r["ratios"][f"{name(t)}/naive"], r["ratios"][f"{name(t)}/pytorch"],
-              round(r["imagefeed"][t]["server_vmhwm_kib"] / 1024, 1)]
+              round(r["imagefeed"][t]["server_vmhwm_kib"] / 1024, 1),
+              round(r["imagefeed"][t]["server_accounted_peak_kib"] / 1024, 1)]
     v += [r["naive"]["images_per_cpu_second"]] + [r["imagefeed"][t]["images_per_cpu_second"] for t in transports]
     v += [r["pytorch"]["images_per_cpu_second"]]
     return v
@@ -352,37 +354,47 @@ def main():
         list_file = os.path.join(tmp, "files.txt")
         with open(list_file, "w") as f:
             f.write("\n".join(files) + "\n")
-        server = Server(args, root, os.path.join(tmp, "cache"))
-        try:
-            if "float32" in dtypes:
-                server.fit_stats()  # standardize: statistics fitted before timing
-            for recipe in recipes:
-                for dtype in dtypes:
-                    r = {"recipe": recipe, "dtype": dtype, "imagefeed": {}, "ratios": {}}
-                    r["naive"] = run_naive(args, list_file, recipe, dtype)
-                    log(f"{recipe} {dtype}: naive {r['naive']['images_per_second']} img/s")
-                    for t in transports:
-                        server.reset_peak_rss()
+        cache = os.path.join(tmp, "cache")
+        if "float32" in dtypes:  # standardize: statistics fitted (into the cache) before timing
+            server = Server(args, root, cache)
+            try:
+                server.fit_stats()
+            finally:
+                server.stop()
+        for recipe in recipes:
+            for dtype in dtypes:
+                r = {"recipe": recipe, "dtype": dtype, "imagefeed": {}, "ratios": {}}
+                r["naive"] = run_naive(args, list_file, recipe, dtype)
+                log(f"{recipe} {dtype}: naive {r['naive']['images_per_second']} img/s")
+                for t in transports:
+                    # A server of its own per run: its VmHWM and accounted peak are this run's.
+                    server = Server(args, root, cache)
+                    try:
                         spec = dict(addr=server.addr, server_pid=server.proc.pid, seconds=args.seconds,
                                     kwargs=imagefeed_kwargs(recipe, dtype, t))
-                        r["imagefeed"][t] = run_worker("imagefeed", spec)
-                        r["imagefeed"][t]["server_vmhwm_kib"] = server.status_kib("VmHWM")
-                        log(f"{recipe} {dtype}: {name(t)} {r['imagefeed'][t]['images_per_second']} img/s")
-                    r["pytorch"] = run_worker("pytorch", dict(root=root, recipe=recipe, dtype=dtype,
-                                                              seconds=args.seconds, workers=args.cores))
-                    log(f"{recipe} {dtype}: pytorch {r['pytorch']['images_per_second']} img/s")
-                    for t in transports:
-                        ips = r["imagefeed"][t]["images_per_second"]
-                        r["ratios"][f"{name(t)}/naive"] = round(ips / r["naive"]["images_per_second"], 2)
-                        r["ratios"][f"{name(t)}/pytorch"] = round(ips / r["pytorch"]["images_per_second"], 2)
-                        per_cpu = r["imagefeed"][t]["images_per_cpu_second"]
-                        r["ratios"][f"{name(t)}/naive_per_cpu_second"] = round(
-                            per_cpu / r["naive"]["images_per_cpu_second"], 2)
-                        r["ratios"][f"{name(t)}/pytorch_per_cpu_second"] = round(
-                            per_cpu / r["pytorch"]["images_per_cpu_second"], 2)
-                    results.append(r)
-        finally:
-            server.stop()
+                        run = run_worker("imagefeed", spec)
+                        run["server_vmhwm_kib"] = server.status_kib("VmHWM")
+                    finally:
+                        server.stop()
+                    run["server_unaccounted_kib"] = run["server_vmhwm_kib"] - run["server_accounted_peak_kib"]
+                    r["imagefeed"][t] = run
+                    log(f"{recipe} {dtype}: {name(t)} {run['images_per_second']} img/s, VmHWM "
+                        f"{run['server_vmhwm_kib'] // 1024} MiB = accounted peak "
+                        f"{run['server_accounted_peak_kib'] // 1024} MiB + "
+                        f"{run['server_unaccounted_kib'] // 1024} MiB")
+                r["pytorch"] = run_worker("pytorch", dict(root=root, recipe=recipe, dtype=dtype,
+                                                          seconds=args.seconds, workers=args.cores))
+                log(f"{recipe} {dtype}: pytorch {r['pytorch']['images_per_second']} img/s")
+                for t in transports:
+                    ips = r["imagefeed"][t]["images_per_second"]
+                    r["ratios"][f"{name(t)}/naive"] = round(ips / r["naive"]["images_per_second"], 2)
+                    r["ratios"][f"{name(t)}/pytorch"] = round(ips / r["pytorch"]["images_per_second"], 2)
+                    per_cpu = r["imagefeed"][t]["images_per_cpu_second"]
+                    r["ratios"][f"{name(t)}/naive_per_cpu_second"] = round(
+                        per_cpu / r["naive"]["images_per_cpu_second"], 2)
+                    r["ratios"][f"{name(t)}/pytorch_per_cpu_second"] = round(
+                        per_cpu / r["pytorch"]["images_per_cpu_second"], 2)
+                results.append(r)
     report = dict(images=len(files), dataset=root, cores=args.cores, seconds=args.seconds, batch_size=BATCH,
                   size=SIZE, transports=transports, load_average_end=round(os.getloadavg()[0], 2), results=results)
     print_table(results, transports, sys.stderr if args.json else sys.stdout)

@@ -21,7 +21,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 table = open(sys.argv[2]).read()
 for col in ("recipe", "dtype", "naive img/s", "imagefeed img/s", "pytorch img/s", "imagefeed/naive",
-            "imagefeed/pytorch", "imagefeed VmHWM MiB"):
+            "imagefeed/pytorch", "imagefeed VmHWM MiB", "imagefeed accounted MiB"):
     assert col in table, (col, table)
 assert r["images"] == 20 and r["transports"] == ["grpc", "shm"], r
 (row,) = r["results"]
@@ -29,7 +29,12 @@ assert (row["recipe"], row["dtype"]) == ("center", "float32"), row
 for pipeline in (row["naive"], row["pytorch"], row["imagefeed"]["grpc"], row["imagefeed"]["shm"]):
     assert pipeline["images"] >= 20 and pipeline["images_per_second"] > 0, pipeline
     assert pipeline["images_per_cpu_second"] > 0, pipeline
-assert row["imagefeed"]["grpc"]["server_vmhwm_kib"] > 0, row
+for t in ("grpc", "shm"):
+    run = row["imagefeed"][t]
+    # A float32 center batch is 20 x 3 x 224 x 224 x 4 bytes: at least one was accounted.
+    assert run["server_accounted_peak_kib"] >= 20 * 3 * 224 * 224 * 4 // 1024, run
+    assert run["server_vmhwm_kib"] > run["server_accounted_peak_kib"] or t == "shm", run
+    assert run["server_unaccounted_kib"] == run["server_vmhwm_kib"] - run["server_accounted_peak_kib"], run
 assert row["ratios"]["imagefeed/naive"] > 0 and row["ratios"]["imagefeed/pytorch"] > 0, row
 print("speed bench smoke ok")
 PY

@@ -325,6 +325,15 @@ class Client:
         lists = [self._list(self._conn(a)) for a in self._resolve()]
         return [d for d in lists[0] if all(d in other for other in lists[1:])]
 
+    def server_status(self):
+        """What each server is doing now (GetServerStatus): {address: dict} with version,
+        threads, memory accounting against --memory_budget (batch_memory_in_use,
+        memory_peak: the highest accounted bytes since start, rss_bytes), streams and
+        per-stage totals, as `imagefeed status` shows them."""
+        return {a: _request.message_to_dict(self._unary(self._conn(a), "GetServerStatus",
+                                                        pb.GetServerStatusRequest()))
+                for a in self._resolve()}
+
     def stats(self, name, wait=False, poll_seconds=0.5, timeout=None):
         """Dataset-wide statistics fitted by the server (GetStats): a dict with count,
         mean, std, min, max (per channel, in [0, 1]) and state, among others.

@@ -103,10 +103,16 @@ def fill_message(message, fields):
 
 def message_to_dict(message):
     """Converts a message into plain Python values: enums as short lowercase names,
-    repeated fields as lists, nested messages as dicts. Every field is included."""
+    repeated fields as lists, maps and nested messages as dicts. Every field is included."""
     out = {}
     for field_desc in message.DESCRIPTOR.fields:
         value = getattr(message, field_desc.name)
+        entry = field_desc.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            value_desc = entry.fields_by_name["value"]
+            convert = message_to_dict if value_desc.type == _FD.TYPE_MESSAGE else (lambda v: v)
+            out[field_desc.name] = {k: convert(v) for k, v in value.items()}
+            continue
         if field_desc.type == _FD.TYPE_ENUM:
             names = enum_names(field_desc.enum_type)
             convert = lambda v, names=names: names.get(v, v)  # noqa: E731

@@ -451,3 +451,24 @@ def test_a_cancelled_local_call_fails_instead_of_falling_back_to_grpc():
         next(call)
     assert err.value.code() == grpc.StatusCode.CANCELLED
     assert Conn.fallbacks == 0
+
+
+def test_server_status_accounts_the_streamed_batches(start_server, tiny_root, broken_root):
+    # A server of its own: memory_peak and streams_total count from its start.
+    address = start_server(f"--dataset=tiny={tiny_root}", f"--dataset=broken={broken_root}").address
+    client = imagefeed.Client(address)
+    batches, _ = collect(client.batches("tiny", batch_size=5, size=(32, 32), dtype="float32", shuffle=False))
+    assert len(batches) == 5
+    with pytest.warns(UserWarning):
+        collect(client.batches("broken", batch_size=5, size=(32, 32), on_error="skip"))
+    status = client.server_status()
+    assert list(status) == [address]
+    s = status[address]
+    assert s["version"] and s["threads"] == 2
+    assert s["streams_total"] == 2
+    assert s["totals"]["samples_skipped"] == 1  # sample 9 of broken (truncated)
+    assert sum(s["totals"]["skipped_by_reason"].values()) == 1  # a map: a dict
+    # One batch buffer alone is 5 x 3 x 32 x 32 float32 = 61440 bytes (hand-computed).
+    assert s["memory_peak"] >= 61440
+    assert s["batch_memory_in_use"] == 0  # the stream is over: nothing held
+    assert s["rss_bytes"] > s["memory_peak"]
