@@ -103,6 +103,28 @@ void BM_DecodeJpeg(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeJpeg);
 
+const std::vector<uint8_t>& Png() {
+  static const std::vector<uint8_t> bytes = [] {
+    std::string s = EncodePng(PhotoLike(kSrcW, kSrcH, 3)).value();
+    return std::vector<uint8_t>(s.begin(), s.end());
+  }();
+  return bytes;
+}
+
+// The same photo as an RGB PNG: the whole-buffer path (libdeflate, filters
+// undone in png_decoder.cc) against libpng with zlib.
+void BM_DecodePng(benchmark::State& state, bool whole_buffer) {
+  DecodeOptions options;
+  options.whole_buffer_png = whole_buffer;
+  Image out;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(DecodeImage(absl::MakeConstSpan(Png()), options, &out).ok());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_DecodePng, WholeBuffer, true);
+BENCHMARK_CAPTURE(BM_DecodePng, Libpng, false);
+
 // Resize 500x375 RGB u8 -> 224x224 float, with and without the flip,
 // through the SIMD path and the scalar reference.
 void BM_Resize(benchmark::State& state, bool reference, bool flip) {

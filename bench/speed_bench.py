@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """imagefeed against the naive decode limit and the PyTorch DataLoader, in one command.
 
-    /usr/bin/python3 bench/speed_bench.py [--images 512] [--seconds 5] [--recipes resize,center,train]
+    /usr/bin/python3 bench/speed_bench.py [--images 2000] [--seconds 5] [--recipes resize,center,train]
         [--dtypes float32,uint8] [--json]
 
 Needs the build (build/bin/imagefeed-server, build/bin/naive_limit, the Python stubs) and the
@@ -322,7 +322,8 @@ def main():
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=int, default=512, help="photos to generate (rounded up to 10 classes; not with --dataset)")
+    ap.add_argument("--images", type=int, default=2000,
+                    help="photos to generate (make_photos.py's default; rounded up to 10 classes; not with --dataset)")
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per pipeline and recipe (at least "
                     "one epoch)")
     ap.add_argument("--recipes", default=",".join(RECIPES))

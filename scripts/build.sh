@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config ccache git
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
-  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libssl-dev libgtest-dev libgmock-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev libwebp-dev libssl-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev libhwy-dev libbenchmark-dev
   python3-grpcio python3-protobuf python3-numpy
   ${EXTRA_PACKAGES:-}

@@ -52,6 +52,10 @@ struct DecodeOptions {
   // Lets DecodeImageWindow decode only the window of a JPEG, DCT-scaled;
   // false decodes every image whole (the reference path tests compare with).
   bool partial_jpeg = true;
+  // Lets DecodePng inflate 8-bit, non-interlaced PNGs in one call to
+  // libdeflate and unfilter the rows itself; false decodes every PNG with
+  // libpng (the reference path tests compare with).
+  bool whole_buffer_png = true;
 };
 
 // A rectangle of an image: columns [x, x + width), rows [y, y + height).

@@ -26,7 +26,11 @@ absl::StatusOr<ImageHeader> PeekPng(absl::Span<const uint8_t> bytes, const Decod
 // replication, 16-bit stays 16-bit (native-endian samples). Every libpng
 // error (bad CRC, truncated or corrupt data) is INVALID_ARGUMENT with
 // libpng's message; libpng warnings are ignored (see png_decoder.cc). The
-// dimensions are checked before anything is allocated.
+// dimensions are checked before anything is allocated. With
+// options.whole_buffer_png, 8-bit non-interlaced gray, gray+alpha, RGB and
+// RGBA files are inflated by libdeflate and unfiltered here (same pixels);
+// anything else, and any file that path finds damaged or unusual, is decoded
+// by libpng, which names the error.
 absl::Status DecodePng(absl::Span<const uint8_t> bytes, const DecodeOptions& options, Image* out);
 
 }  // namespace imagefeed

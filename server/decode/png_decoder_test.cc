@@ -1,6 +1,7 @@
 #include "server/decode/png_decoder.h"
 
 #include <png.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <csetjmp>
@@ -37,6 +38,8 @@ struct RawPng {
   std::vector<uint8_t> palette_alpha;  // tRNS for palettes
   bool has_color_key = false;          // tRNS for gray/RGB
   png_color_16 color_key{};
+  int filters = PNG_ALL_FILTERS;       // png_set_filter: the filter types the writer may pick
+  size_t idat_bytes = 8192;            // libpng's default: the data of one IDAT chunk at most
 };
 
 void AppendToString(png_structp png, png_bytep data, size_t length) {
@@ -62,6 +65,8 @@ bool WritePng(const RawPng& p, png_bytepp rows, std::string* out) {
     png_set_tRNS(png, info, p.palette_alpha.data(), p.palette_alpha.size(), nullptr);
   }
   if (p.has_color_key) png_set_tRNS(png, info, nullptr, 0, &p.color_key);
+  png_set_filter(png, PNG_FILTER_TYPE_BASE, p.filters);
+  png_set_compression_buffer_size(png, p.idat_bytes);
   png_write_info(png, info);
   png_write_image(png, rows);
   png_write_end(png, nullptr);
@@ -342,6 +347,181 @@ TEST(PngDecoderTest, CorruptedFilesFailCleanly) {
     }
   }
   EXPECT_GT(failures, 0);
+}
+
+// The whole-buffer path (libdeflate, filters undone here) against libpng
+// alone (whole_buffer_png = false), and both against the source pixels.
+absl::StatusOr<Image> DecodeWithLibpngOnly(const std::string& png) {
+  DecodeOptions libpng_only;
+  libpng_only.whole_buffer_png = false;
+  return Decode(png, libpng_only);
+}
+
+TEST(PngDecoderTest, WholeBufferPathUndoesEveryFilterLikeLibpng) {
+  struct Filter {
+    int flag;
+    const char* name;
+  };
+  const Filter filters[] = {{PNG_FILTER_NONE, "none"}, {PNG_FILTER_SUB, "sub"},   {PNG_FILTER_UP, "up"},
+                            {PNG_FILTER_AVG, "average"}, {PNG_FILTER_PAETH, "paeth"}, {PNG_ALL_FILTERS, "adaptive"}};
+  for (const int color_type : {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                               PNG_COLOR_TYPE_RGB_ALPHA}) {
+    const int channels = color_type == PNG_COLOR_TYPE_GRAY ? 1 : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
+                         : color_type == PNG_COLOR_TYPE_RGB ? 3 : 4;
+    const Image source = MakeGradientImage(41, 29, channels);  // odd sizes, every byte value
+    for (const Filter& f : filters) {
+      for (const size_t idat_bytes : {size_t{8192}, size_t{97}}) {  // one IDAT, many
+        SCOPED_TRACE(::testing::Message() << "colour type " << color_type << ", filter " << f.name
+                                          << ", IDAT " << idat_bytes);
+        RawPng p;
+        p.width = source.width, p.height = source.height, p.color_type = color_type;
+        p.packed = source.data;
+        p.filters = f.flag;
+        p.idat_bytes = idat_bytes;
+        const std::string png = Write(p);
+        ASSERT_OK_AND_ASSIGN(Image fast, Decode(png));
+        ASSERT_OK_AND_ASSIGN(Image reference, DecodeWithLibpngOnly(png));
+        EXPECT_TRUE(SameImage(fast, reference));
+        EXPECT_TRUE(SameImage(fast, channels % 2 == 0 ? DropAlpha(source) : source));
+      }
+    }
+  }
+}
+
+TEST(PngDecoderTest, WholeBufferPathAgreesWithLibpngOnDamagedFiles) {
+  const Image source = MakeGradientImage(33, 27, 4);
+  RawPng p;
+  p.width = source.width, p.height = source.height, p.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
+  p.packed = source.data;
+  p.idat_bytes = 500;  // several IDATs
+  const std::string png = Write(p);
+  const size_t first_idat = png.find("IDAT") - 4;
+  std::mt19937 rng(11);
+  int failures = 0, decoded = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string bad = png;
+    switch (i % 4) {
+      case 0:  // compressed data (CRC fixed, so inflate and the filters see it)
+        for (int f = 0; f < 2; ++f) bad[first_idat + 8 + rng() % 500] = static_cast<char>(rng());
+        FixPngCrc(&bad, first_idat);
+        break;
+      case 1:  // an ancillary chunk (here before IEND) with a bad CRC: decodes on both paths
+        bad = WithTextChunk(png, true);
+        bad[bad.size() - 12 - 4 - 1 - rng() % 10] = static_cast<char>(rng());
+        break;
+      case 2:  // truncated
+        bad.resize(8 + rng() % (bad.size() - 8));
+        break;
+      default:  // IEND cut off
+        bad.resize(bad.size() - 12 + rng() % 12);
+        break;
+    }
+    const absl::StatusOr<Image> fast = Decode(bad);
+    const absl::StatusOr<Image> reference = DecodeWithLibpngOnly(bad);
+    ASSERT_EQ(fast.ok(), reference.ok()) << i << ": " << fast.status() << " vs " << reference.status();
+    if (fast.ok()) {
+      EXPECT_TRUE(SameImage(*fast, *reference)) << i;
+      ++decoded;
+    } else {
+      EXPECT_EQ(fast.status(), reference.status()) << i;
+      ++failures;
+    }
+  }
+  EXPECT_GT(failures, 150);
+  EXPECT_GE(decoded, 100);
+  for (size_t size = 29; size <= 45; ++size) {  // around IHDR's CRC and the first chunk header
+    const std::string cut = png.substr(0, size);
+    EXPECT_EQ(Decode(cut).status(), DecodeWithLibpngOnly(cut).status()) << size << " bytes";
+  }
+}
+
+// An 8-bit RGB PNG made by hand: `rows` are the filtered rows (filter type
+// byte first), deflated by zlib, with `trailing` bytes after the zlib stream.
+std::string HandMadePng(int width, int height, const std::string& rows, const std::string& trailing = "") {
+  auto chunk = [](const std::string& type, const std::string& data) {
+    std::string c(4, '\0');
+    decode_test::PutBigEndian32(&c, 0, static_cast<uint32_t>(data.size()));
+    c += type + data + std::string(4, '\0');
+    FixPngCrc(&c, 0);
+    return c;
+  };
+  std::string ihdr(13, '\0');
+  decode_test::PutBigEndian32(&ihdr, 0, static_cast<uint32_t>(width));
+  decode_test::PutBigEndian32(&ihdr, 4, static_cast<uint32_t>(height));
+  ihdr[8] = 8, ihdr[9] = PNG_COLOR_TYPE_RGB;
+  uLongf size = compressBound(rows.size());
+  std::string z(size, '\0');
+  EXPECT_EQ(compress2(reinterpret_cast<Bytef*>(z.data()), &size, reinterpret_cast<const Bytef*>(rows.data()),
+                      rows.size(), 9),
+            Z_OK);
+  z.resize(size);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", z + trailing) +
+         chunk("IEND", "");
+}
+
+TEST(PngDecoderTest, HandFilteredRowsDecodeToHandComputedPixels) {
+  // 2x2 RGB. Row 0, Sub: (10,20,30) then +(1,2,3) -> (11,22,33).
+  // Row 1, Paeth: pixel 0 has a = c = 0, b = above = (10,20,30): predicts b -> +(5,5,5) = (15,25,35);
+  // pixel 1: a = (15,25,35), b = (11,22,33), c = (10,20,30); p = a + b - c = (16,27,38),
+  // |p-a| = (1,2,3) <= |p-b| = (5,5,5), |p-c| = (6,7,8): predicts a -> +(1,1,1) = (16,26,36).
+  const std::string rows("\x01\x0a\x14\x1e\x01\x02\x03"
+                         "\x04\x05\x05\x05\x01\x01\x01", 14);
+  for (const std::string& trailing : {std::string(), std::string("junk")}) {  // junk: libpng only warns
+    const std::string png = HandMadePng(2, 2, rows, trailing);
+    ASSERT_OK_AND_ASSIGN(Image image, Decode(png));
+    EXPECT_EQ(std::vector<uint8_t>(image.data.begin(), image.data.end()),
+              (std::vector<uint8_t>{10, 20, 30, 11, 22, 33, 15, 25, 35, 16, 26, 36}));
+    ASSERT_OK_AND_ASSIGN(Image reference, DecodeWithLibpngOnly(png));
+    EXPECT_TRUE(SameImage(image, reference));
+  }
+  // Filter type 5 does not exist; too few rows; too many: libpng's verdicts on both paths.
+  for (const std::string& bad_rows : {std::string(rows).replace(7, 1, "\x05"), rows.substr(0, 7), rows + rows}) {
+    const std::string png = HandMadePng(2, 2, bad_rows);
+    const absl::StatusOr<Image> fast = Decode(png);
+    const absl::StatusOr<Image> reference = DecodeWithLibpngOnly(png);
+    EXPECT_EQ(fast.status(), reference.status());
+    if (fast.ok() && reference.ok()) {
+      EXPECT_TRUE(SameImage(*fast, *reference));
+    }
+  }
+  EXPECT_THAT(Decode(HandMadePng(2, 2, std::string(rows).replace(7, 1, "\x05"))),
+              StatusIs(kInvalid, "bad adaptive filter value"));
+}
+
+TEST(PngDecoderTest, UnusualButValidFilesGoToLibpng) {
+  const Image source = MakeGradientImage(16, 8, 3);
+  ASSERT_OK_AND_ASSIGN(std::string png, EncodePng(source));
+  // A PLTE chunk in an RGB file (a suggested palette): legal, left to libpng.
+  std::string plte(4, '\0');
+  decode_test::PutBigEndian32(&plte, 0, 3);
+  plte += std::string("PLTE") + std::string("\x10\x20\x30", 3) + std::string(4, '\0');
+  FixPngCrc(&plte, 0);
+  const size_t idat = png.find("IDAT") - 4;
+  const std::string with_plte = png.substr(0, idat) + plte + png.substr(idat);
+  ASSERT_OK_AND_ASSIGN(Image image, Decode(with_plte));
+  EXPECT_TRUE(SameImage(image, source));
+  // What libpng refuses outright, though the pixels are intact: an ancillary chunk
+  // whose type is not four letters (found by png_decoder_fuzzer), an IEND with data.
+  std::string bad_name = WithTextChunk(png, false);
+  bad_name[bad_name.size() - 12 - 4 - 10 - 4 + 2] = '\xcc';  // "tE\xccXt"
+  FixPngCrc(&bad_name, bad_name.size() - 12 - 4 - 10 - 8);
+  EXPECT_THAT(Decode(bad_name), StatusIs(kInvalid, "invalid chunk type"));
+  EXPECT_EQ(Decode(bad_name).status(), DecodeWithLibpngOnly(bad_name).status());
+  std::string iend_data = png.substr(0, png.size() - 12) + std::string("\0\0\0\x01IEND\x00", 9) + std::string(4, '\0');
+  FixPngCrc(&iend_data, png.size() - 12);
+  EXPECT_EQ(Decode(iend_data).status(), DecodeWithLibpngOnly(iend_data).status());
+}
+
+TEST(PngDecoderTest, PeekBoundsTheWholeBufferScratch) {
+  const Image source = MakeGradientImage(300, 200, 4);
+  ASSERT_OK_AND_ASSIGN(std::string png, EncodePng(source));
+  ASSERT_OK_AND_ASSIGN(ImageHeader header, PeekPng(AsBytes(png), {}));
+  DecodeOptions libpng_only;
+  libpng_only.whole_buffer_png = false;
+  ASSERT_OK_AND_ASSIGN(ImageHeader libpng_header, PeekPng(AsBytes(png), libpng_only));
+  // The gathered IDATs (at most the file) + 200 rows of 1 + 300 x 4 bytes + one zero row.
+  EXPECT_GE(header.decoder_scratch_bytes - libpng_header.decoder_scratch_bytes,
+            png.size() + 200 * 1201 + 1200);
 }
 
 TEST(PngDecoderTest, NonPngInputIsRejected) {
