@@ -269,6 +269,8 @@ class Client:
 
     def _conn(self, address):
         with self._lock:
+            if self._closed:  # a new channel now would never be closed
+                raise ValueError("imagefeed.Client is closed")
             conn = self._conns.get(address)
             if conn is None:
                 conn = _Connection(address, self._channel_options, self._credentials)

@@ -472,3 +472,14 @@ def test_server_status_accounts_the_streamed_batches(start_server, tiny_root, br
     assert s["memory_peak"] >= 61440
     assert s["batch_memory_in_use"] == 0  # the stream is over: nothing held
     assert s["rss_bytes"] > s["memory_peak"]
+
+
+def test_a_closed_client_refuses_calls_instead_of_reopening_channels(server):
+    client = imagefeed.Client(server)
+    assert client.datasets()
+    client.close()
+    with pytest.raises(ValueError, match="closed"):
+        client.datasets()
+    with pytest.raises(ValueError, match="closed"):
+        next(iter(client.batches("tiny", batch_size=5)))
+    assert client._conns == {}
