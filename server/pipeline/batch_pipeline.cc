@@ -24,7 +24,7 @@ struct BatchPipeline::Pending {
   uint64_t position = 0;  // of the first slot in the rank's sequence
   size_t sample_bytes = 0;  // of one output slot
   int height = 0, width = 0;
-  BufferPool::Pooled data;
+  BatchBufferSource::Pooled data;
   std::vector<absl::Status> sample_status;  // per slot, written by that slot's task only
   // Per slot, written by that slot's task only: the sample it holds (a
   // replacement under fill_skipped), and why the original failed if replaced.
@@ -55,7 +55,7 @@ BatchPipeline::BatchPipeline(BatchPlan plan, PipelineRuntime runtime, std::funct
 
 void BatchPipeline::Begin(const NormalizeParams* dataset_stats) {
   if (sample_bytes_ > 0) {  // a fixed-size batch that can never fit is refused before any work
-    absl::Status fits = runtime_.buffers->budget()->CheckFits(
+    absl::Status fits = runtime_.buffers->CheckFits(
         static_cast<int64_t>(sample_bytes_) * plan_.batch_size,
         absl::StrCat("a batch of ", plan_.batch_size, " samples of ", plan_.transform.out_width, "x",
                      plan_.transform.out_height));
@@ -173,7 +173,7 @@ bool BatchPipeline::ScheduleOnce() {
     return true;
   }
   std::weak_ptr<BatchPipeline> weak = self;
-  BufferPool::Pooled data = runtime_.buffers->TryAcquire(bytes, [weak] {
+  BatchBufferSource::Pooled data = runtime_.buffers->TryAcquire(bytes, [weak] {
     if (auto p = weak.lock()) p->ScheduleMore();
   });
   if (!data) return false;  // waits for room; the callback resumes
@@ -260,7 +260,7 @@ absl::Status BatchPipeline::SizeNativeBatch(Pending* batch) {
                                                    plan_.max_batch_bytes, "; request a size or a smaller batch_size"));
   }
   // The buffer holds every slot (failed ones are compacted away later).
-  return runtime_.buffers->budget()->CheckFits(static_cast<int64_t>(batch->count * batch->sample_bytes),
+  return runtime_.buffers->CheckFits(static_cast<int64_t>(batch->count * batch->sample_bytes),
                                                absl::StrCat("a batch of ", batch->count, " images of ", f.width,
                                                             "x", f.height));
 }

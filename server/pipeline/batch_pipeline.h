@@ -96,7 +96,7 @@ struct Replacement {
 
 // One finished batch. `data` holds the tensor; its bytes go to the wire.
 struct BatchResult {
-  BufferPool::Pooled data;
+  BatchBufferSource::Pooled data;
   std::vector<int64_t> shape;
   std::vector<int64_t> labels;
   std::vector<int64_t> sample_ids;
@@ -114,7 +114,9 @@ struct BatchResult {
 // must outlive every pipeline made with them.
 struct PipelineRuntime {
   Scheduler* scheduler = nullptr;
-  std::shared_ptr<BufferPool> buffers;  // batch outputs, charged to its budget
+  // Batch outputs: the server's BufferPool (charged to its budget), or the
+  // slots of a local stream's shared-memory ring (ShmSlots).
+  std::shared_ptr<BatchBufferSource> buffers;
   MemoryBudget* scratch = nullptr;      // per-sample decode/resize scratch
 };
 

@@ -2,7 +2,7 @@
 
 namespace imagefeed {
 
-std::unique_ptr<BufferPool::Buffer> BufferPool::TakeIdle(size_t size) {
+std::unique_ptr<BatchBuffer> BufferPool::TakeIdle(size_t size) {
   MutexLock lock(&mu_);
   // Best fit: the smallest idle buffer whose capacity suffices.
   size_t best = idle_.size();
@@ -12,14 +12,14 @@ std::unique_ptr<BufferPool::Buffer> BufferPool::TakeIdle(size_t size) {
     }
   }
   if (best == idle_.size()) return nullptr;
-  std::unique_ptr<Buffer> found = std::move(idle_[best]);
+  std::unique_ptr<BatchBuffer> found = std::move(idle_[best]);
   idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(best));
   retained_bytes_ -= found->capacity();
   return found;
 }
 
-BufferPool::Pooled BufferPool::TryAcquire(size_t size, std::function<void()> on_room) {
-  if (std::unique_ptr<Buffer> idle = TakeIdle(size)) {  // already charged
+BatchBufferSource::Pooled BufferPool::TryAcquire(size_t size, std::function<void()> on_room) {
+  if (std::unique_ptr<BatchBuffer> idle = TakeIdle(size)) {  // already charged
     idle->resize(size);
     return Pooled(idle.release(), Returner{shared_from_this()});
   }
@@ -27,13 +27,11 @@ BufferPool::Pooled BufferPool::TryAcquire(size_t size, std::function<void()> on_
     Trim();  // idle buffers too small to reuse still hold budget
     if (!budget_->TryReserveOrCallOnRelease(static_cast<int64_t>(size), std::move(on_room))) return Pooled(nullptr, Returner{});
   }
-  auto fresh = std::make_unique<Buffer>();
-  fresh->reserve(size);  // capacity == size: exactly what was charged
-  fresh->resize(size);
+  auto fresh = std::make_unique<BatchBuffer>(size, size);  // capacity == size: exactly what was charged
   return Pooled(fresh.release(), Returner{shared_from_this()});
 }
 
-void BufferPool::Release(std::unique_ptr<Buffer> buffer) {
+void BufferPool::Release(std::unique_ptr<BatchBuffer> buffer) {
   if (!buffer) return;
   {
     MutexLock lock(&mu_);
@@ -43,13 +41,13 @@ void BufferPool::Release(std::unique_ptr<Buffer> buffer) {
       return;
     }
   }
-  std::vector<std::unique_ptr<Buffer>> one;
+  std::vector<std::unique_ptr<BatchBuffer>> one;
   one.push_back(std::move(buffer));
   Free(std::move(one));
 }
 
 void BufferPool::Trim() {
-  std::vector<std::unique_ptr<Buffer>> idle;
+  std::vector<std::unique_ptr<BatchBuffer>> idle;
   {
     MutexLock lock(&mu_);
     idle.swap(idle_);
@@ -58,7 +56,7 @@ void BufferPool::Trim() {
   Free(std::move(idle));
 }
 
-void BufferPool::Free(std::vector<std::unique_ptr<Buffer>> buffers) {
+void BufferPool::Free(std::vector<std::unique_ptr<BatchBuffer>> buffers) {
   int64_t bytes = 0;
   for (auto& b : buffers) bytes += static_cast<int64_t>(b->capacity());
   buffers.clear();  // freed before the budget says the room exists

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "common/mutex.h"
+#include "server/runtime/batch_buffer.h"
 #include "server/runtime/memory_budget.h"
 
 namespace imagefeed {
@@ -18,29 +19,18 @@ namespace imagefeed {
 // above glibc's mmap threshold, so without reuse every batch is mmapped,
 // page-faulted in and unmapped again. Every buffer's capacity, in use or
 // idle, is charged to the budget: idle buffers are memory too. Thread-safe.
-class BufferPool : public std::enable_shared_from_this<BufferPool> {
+class BufferPool final : public BatchBufferSource {
  public:
-  using Buffer = std::vector<uint8_t>;
-  // Gives its buffer back to the pool when destroyed.
-  struct Returner {
-    std::shared_ptr<BufferPool> pool;
-    void operator()(Buffer* buffer) const { pool->Release(std::unique_ptr<Buffer>(buffer)); }
-  };
-  using Pooled = std::unique_ptr<Buffer, Returner>;
-
   // Keeps at most `max_retained_bytes` of idle buffers. `budget` must
   // outlive the pool. Owned by shared_ptr (buffers point back to it).
   static std::shared_ptr<BufferPool> Create(MemoryBudget* budget, size_t max_retained_bytes) {
     return std::shared_ptr<BufferPool>(new BufferPool(budget, max_retained_bytes));
   }
 
-  // A buffer of exactly `size` bytes (contents unspecified), or nullptr if
-  // the budget has no room now; then `on_room` runs once after memory is
-  // given back (use a weak reference in it). The caller checks beforehand
-  // that `size` can fit at all (MemoryBudget::CheckFits).
-  Pooled TryAcquire(size_t size, std::function<void()> on_room) ABSL_LOCKS_EXCLUDED(mu_);
-  // Gives a buffer back for reuse, or frees it if the pool is full.
-  void Release(std::unique_ptr<Buffer> buffer) ABSL_LOCKS_EXCLUDED(mu_);
+  Pooled TryAcquire(size_t size, std::function<void()> on_room) override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status CheckFits(int64_t bytes, const std::string& what) const override {
+    return budget_->CheckFits(bytes, what);
+  }
   // Frees every idle buffer (e.g. when the server goes idle).
   void Trim() ABSL_LOCKS_EXCLUDED(mu_);
   // With false, buffers given back are freed instead of kept (an idle
@@ -53,13 +43,15 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
  private:
   BufferPool(MemoryBudget* budget, size_t max_retained_bytes)
       : budget_(budget), max_retained_bytes_(max_retained_bytes) {}
-  std::unique_ptr<Buffer> TakeIdle(size_t size) ABSL_LOCKS_EXCLUDED(mu_);
-  void Free(std::vector<std::unique_ptr<Buffer>> buffers);
+  // Gives a buffer back for reuse, or frees it if the pool is full.
+  void Release(std::unique_ptr<BatchBuffer> buffer) override ABSL_LOCKS_EXCLUDED(mu_);
+  std::unique_ptr<BatchBuffer> TakeIdle(size_t size) ABSL_LOCKS_EXCLUDED(mu_);
+  void Free(std::vector<std::unique_ptr<BatchBuffer>> buffers);
 
   MemoryBudget* const budget_;
   const size_t max_retained_bytes_;
   mutable Mutex mu_;
-  std::vector<std::unique_ptr<Buffer>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<BatchBuffer>> idle_ ABSL_GUARDED_BY(mu_);
   size_t retained_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool retain_ ABSL_GUARDED_BY(mu_) = true;
 };

@@ -104,6 +104,65 @@ bool ShmRing::Release(int slot) {
   return true;
 }
 
+BatchBufferSource::Pooled ShmSlots::TryAcquire(size_t size, std::function<void()> on_room) {
+  int slot;
+  {
+    MutexLock lock(&mu_);
+    slot = size <= ring_->slot_bytes() ? ring_->Take() : -1;
+    if (slot < 0) {
+      waiting_.push_back(std::move(on_room));
+      return Pooled(nullptr, Returner{});
+    }
+  }
+  return Pooled(new BatchBuffer(ring_->slot_data(slot), ring_->slot_bytes(), size, slot), Returner{shared_from_this()});
+}
+
+absl::Status ShmSlots::CheckFits(int64_t bytes, const std::string& what) const {
+  if (bytes >= 0 && static_cast<size_t>(bytes) <= ring_->slot_bytes()) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrCat(what, " needs ", bytes, " bytes, more than a shared-memory slot (", ring_->slot_bytes(), ")"));
+}
+
+void ShmSlots::HandOver(BatchBuffer* buffer) {
+  MutexLock lock(&mu_);
+  buffer->set_handed_over();
+  with_client_[static_cast<size_t>(buffer->slot())] = true;
+}
+
+bool ShmSlots::Acknowledge(int slot) {
+  {
+    MutexLock lock(&mu_);
+    if (slot < 0 || slot >= ring_->slots() || !with_client_[static_cast<size_t>(slot)]) return false;
+    with_client_[static_cast<size_t>(slot)] = false;
+  }
+  Free(slot);
+  return true;
+}
+
+void ShmSlots::Release(std::unique_ptr<BatchBuffer> buffer) {
+  if (!buffer->handed_over()) Free(buffer->slot());  // else the client's until acknowledged
+}
+
+void ShmSlots::Free(int slot) {
+  std::vector<std::function<void()>> wake;
+  {
+    MutexLock lock(&mu_);
+    ring_->Release(slot);
+    wake.swap(waiting_);
+  }
+  for (auto& f : wake) f();
+}
+
+void ShmSlots::Unlink() {
+  MutexLock lock(&mu_);
+  ring_->Unlink();
+}
+
+int ShmSlots::free_slots() const {
+  MutexLock lock(&mu_);
+  return ring_->free_slots();
+}
+
 int SweepStaleSegments(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return 0;

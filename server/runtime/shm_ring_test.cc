@@ -69,6 +69,76 @@ TEST(ShmRingTest, SlotsAreReusedOnlyAfterRelease) {
   EXPECT_EQ((*ring)->Take(), -1);
 }
 
+std::shared_ptr<ShmSlots> MakeSlots(MemoryBudget* budget, int slots, size_t slot_bytes) {
+  const int64_t bytes = static_cast<int64_t>(slots * slot_bytes);
+  EXPECT_TRUE(budget->TryReserve(bytes));
+  auto ring = ShmRing::Create(slots, slot_bytes, MemoryReservation(budget, bytes));
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return ShmSlots::Create(*std::move(ring));
+}
+
+TEST(ShmSlotsTest, BatchesAreWrittenInTheSlotsAndWaitForAFreeOne) {
+  MemoryBudget budget("b", 1 << 20);
+  auto slots = MakeSlots(&budget, 2, 4096);
+  auto a = slots->TryAcquire(4000, [] {});
+  auto b = slots->TryAcquire(4096, [] {});
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a->slot(), b->slot());
+  EXPECT_EQ(a->size(), 4000u);
+  EXPECT_EQ(a->capacity(), 4096u);
+  EXPECT_EQ(b->data() - a->data(), (b->slot() - a->slot()) * 4096);  // one mapping, slot after slot
+  int woken = 0;
+  EXPECT_EQ(slots->TryAcquire(10, [&] { ++woken; }), nullptr);
+  a.reset();  // dropped before it was handed over (e.g. the stream was cancelled): free at once
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(slots->free_slots(), 1);
+  EXPECT_EQ(slots->TryAcquire(5000, [] {}), nullptr) << "larger than a slot";
+  EXPECT_EQ(slots->CheckFits(4096, "a batch").ok(), true);
+  EXPECT_EQ(slots->CheckFits(4097, "a batch").code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST(ShmSlotsTest, AHandedOverSlotIsTheClientsUntilAcknowledged) {
+  MemoryBudget budget("b", 1 << 20);
+  auto slots = MakeSlots(&budget, 2, 4096);
+  auto sent = slots->TryAcquire(4096, [] {});
+  auto assembling = slots->TryAcquire(4096, [] {});
+  ASSERT_NE(sent, nullptr);
+  ASSERT_NE(assembling, nullptr);
+  const int sent_slot = sent->slot(), assembling_slot = assembling->slot();
+  slots->HandOver(sent.get());
+  sent.reset();  // the transport drops the batch once its descriptor is out
+  EXPECT_EQ(slots->free_slots(), 0);
+  // A confused or hostile client: a slot being written, one out of range, a free one.
+  EXPECT_FALSE(slots->Acknowledge(assembling_slot));
+  EXPECT_FALSE(slots->Acknowledge(2));
+  EXPECT_FALSE(slots->Acknowledge(-1));
+  EXPECT_EQ(slots->free_slots(), 0);
+  int woken = 0;
+  EXPECT_EQ(slots->TryAcquire(1, [&] { ++woken; }), nullptr);
+  EXPECT_TRUE(slots->Acknowledge(sent_slot));
+  EXPECT_EQ(woken, 1);
+  EXPECT_FALSE(slots->Acknowledge(sent_slot)) << "acknowledged twice";
+  EXPECT_EQ(slots->free_slots(), 1);
+}
+
+TEST(ShmSlotsTest, TheRingLivesUntilItsLastBufferIsGone) {
+  MemoryBudget budget("b", 1 << 20);
+  auto slots = MakeSlots(&budget, 3, 4096);
+  const std::string path = "/dev/shm" + slots->name();
+  {
+    auto held = slots->TryAcquire(4096, [] {});
+    ASSERT_NE(held, nullptr);
+    std::memset(held->data(), 7, 4096);
+    slots.reset();  // the transport is gone; a worker still writes into its batch
+    EXPECT_EQ(budget.in_use(), 3 * 4096);
+    EXPECT_TRUE(Exists(path));
+    EXPECT_EQ(held->data()[4095], 7);
+  }  // the buffer (and the reference its deleter holds) is gone
+  EXPECT_EQ(budget.in_use(), 0);
+  EXPECT_FALSE(Exists(path));
+}
+
 TEST(ShmRingTest, SweepRemovesOnlyNamesOfDeadProcesses) {
   char tmpl[] = "/tmp/shm_sweep_XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

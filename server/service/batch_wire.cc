@@ -10,7 +10,7 @@ namespace {
 
 // Owns a tensor buffer while gRPC holds the slice that points into it.
 struct SliceOwner {
-  BufferPool::Pooled buffer;  // back to its pool (and budget) when destroyed
+  BatchBufferSource::Pooled buffer;  // back to its pool (and budget) when destroyed
 };
 
 void DestroySliceOwner(void* arg) { delete static_cast<SliceOwner*>(arg); }

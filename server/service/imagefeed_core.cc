@@ -168,15 +168,24 @@ void ImageFeedCore::LogSkip(const std::string& dataset, const SkippedSample& ski
             << dataset << "': " << skipped.reason << " (" << skips_total_ << " skipped since start)" << std::endl;
 }
 
-absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const v1::StreamBatchesRequest& request,
-                                                                          std::function<void()> on_ready,
-                                                                          const std::string& peer) {
+absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStreamInto(
+    const v1::StreamBatchesRequest& request, std::function<void()> on_ready, const std::string& peer,
+    const BufferFactory& make_buffers) {
   ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
   ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
   auto identity = std::make_shared<StreamIdentity>(*plan.identity);
   identity->server_version = IMAGEFEED_VERSION;
   plan.identity = std::move(identity);
   RETURN_IF_ERROR(Admit());
+  std::shared_ptr<BatchBufferSource> buffers = buffers_;
+  if (make_buffers) {
+    absl::StatusOr<std::shared_ptr<BatchBufferSource>> made = make_buffers(plan);
+    if (!made.ok()) {
+      EndStream(0);  // no stream has id 0: only the admission is undone
+      return made.status();
+    }
+    buffers = *std::move(made);
+  }
   auto record = std::make_shared<StreamRecord>();
   record->peer = peer;
   record->dataset = request.dataset();
@@ -190,7 +199,7 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStream(const 
   plan.metrics = record->metrics;
   plan.samples_decoded = &samples_decoded_;
   plan.on_skip = [this, name = request.dataset()](const SkippedSample& s) { LogSkip(name, s); };
-  auto pipeline = BatchPipeline::Create(std::move(plan), PipelineRuntime{&pool_, buffers_, &scratch_budget_},
+  auto pipeline = BatchPipeline::Create(std::move(plan), PipelineRuntime{&pool_, std::move(buffers), &scratch_budget_},
                                         std::move(on_ready));
   record->pipeline = pipeline;
   uint64_t id;
@@ -234,20 +243,24 @@ absl::StatusOr<ImageFeedCore::LocalStream> ImageFeedCore::StartLocalStream(const
                                             : std::max(4, plan.max_batches_in_flight + 2);
   const int64_t slot_bytes = static_cast<int64_t>(t.SampleBytes(t.out_height, t.out_width)) * plan.batch_size;
   const int64_t bytes = slot_bytes * slots;
-  // The ring and at least one batch being made must fit, or the stream could never progress.
-  RETURN_IF_ERROR(batch_budget_.CheckFits(
-      bytes + slot_bytes, absl::StrCat("a shared-memory ring of ", slots, " slots (shm_slots) plus one batch")));
+  // The workers write into the slots: the ring is all the batch memory the stream needs.
+  RETURN_IF_ERROR(batch_budget_.CheckFits(bytes, absl::StrCat("a shared-memory ring of ", slots, " slots (shm_slots)")));
   // Admitted first: a client over max_streams must not make the server size
   // a segment. The session does nothing until Start(); dropping it on an
-  // error below ends it (its destructor closes it and frees the admission).
+  // error ends it (its destructor closes it and frees the admission).
   LocalStream out;
-  ASSIGN_OR_RETURN(out.session, StartStream(request, std::move(on_ready), peer));
-  if (!batch_budget_.TryReserve(bytes)) {
-    return absl::ResourceExhaustedError(absl::StrCat("no room in the ", batch_budget_.name(), " for a shared-memory ring of ",
-                                                     bytes, " bytes now; retry later or use StreamBatches"));
-  }
-  ASSIGN_OR_RETURN(out.ring, ShmRing::Create(slots, static_cast<size_t>(slot_bytes),
-                                             MemoryReservation(&batch_budget_, bytes)));
+  auto make_ring = [&](const BatchPlan&) -> absl::StatusOr<std::shared_ptr<BatchBufferSource>> {
+    if (!batch_budget_.TryReserve(bytes)) {
+      return absl::ResourceExhaustedError(absl::StrCat("no room in the ", batch_budget_.name(),
+                                                       " for a shared-memory ring of ", bytes,
+                                                       " bytes now; retry later or use StreamBatches"));
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<ShmRing> ring, ShmRing::Create(slots, static_cast<size_t>(slot_bytes),
+                                                                    MemoryReservation(&batch_budget_, bytes)));
+    out.slots = ShmSlots::Create(std::move(ring));
+    return out.slots;
+  };
+  ASSIGN_OR_RETURN(out.session, StartStreamInto(request, std::move(on_ready), peer, make_ring));
   return out;
 }
 

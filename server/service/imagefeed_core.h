@@ -74,7 +74,7 @@ class ImageFeedCore {
   // ring its batches go through (charged to the batch budget before the
   // segment is made, given back when the ring is destroyed).
   struct LocalStream {
-    std::unique_ptr<ShmRing> ring;
+    std::shared_ptr<ShmSlots> slots;  // also the pipeline's batch buffers
     std::unique_ptr<StreamSession> session;
   };
   // StartStream plus a ring of request.shm_slots() slots (0: the stream's
@@ -100,7 +100,9 @@ class ImageFeedCore {
   // `peer` names the client in GetServerStatus ("ipv4:127.0.0.1:5555").
   absl::StatusOr<std::unique_ptr<StreamSession>> StartStream(const v1::StreamBatchesRequest& request,
                                                              std::function<void()> on_ready,
-                                                             const std::string& peer = "");
+                                                             const std::string& peer = "") {
+    return StartStreamInto(request, std::move(on_ready), peer, nullptr);
+  }
 
   // What the server is doing: version, uptime, memory against the budgets,
   // RSS, queue depth, admission counters, stage totals and latency
@@ -127,6 +129,14 @@ class ImageFeedCore {
   const Scheduler& scheduler() const { return pool_; }
 
  private:
+  // Where a stream's batches are assembled: made after admission, from the plan.
+  using BufferFactory = std::function<absl::StatusOr<std::shared_ptr<BatchBufferSource>>(const BatchPlan&)>;
+  // StartStream with the batch buffers `make_buffers` returns (null: the
+  // server's BufferPool); its error ends the admitted stream.
+  absl::StatusOr<std::unique_ptr<StreamSession>> StartStreamInto(const v1::StreamBatchesRequest& request,
+                                                                 std::function<void()> on_ready,
+                                                                 const std::string& peer,
+                                                                 const BufferFactory& make_buffers);
   // Constant after construction.
   struct Served {
     DatasetConfig config;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <vector>
 
 #include "server/service/batch_header.h"
 #include "server/service/batch_wire.h"
@@ -71,11 +72,11 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
 };
 
 // The local transport of one stream: the same StreamSession as
-// BatchStreamReactor, but each batch is copied into a free slot of the
-// stream's shared-memory ring and only its descriptor is written. A batch
-// the session hands over while every slot is held by the client waits in
-// `waiting_` (the session gives no next batch before OnWriteDone) until an
-// acknowledgement frees a slot. Reads run all along for acknowledgements.
+// BatchStreamReactor, but its pipeline assembles each batch in a slot of the
+// stream's shared-memory ring (ShmSlots) and only the batch's descriptor is
+// written; the slot is the client's until it acknowledges it, and the
+// pipeline waits for a free slot as it waits for memory. Reads run all along
+// for acknowledgements.
 class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientMessage, v1::LocalServerMessage> {
  public:
   LocalStreamReactor(ImageFeedCore* core, const TokenAuth& auth, grpc::CallbackServerContext* context)
@@ -98,7 +99,7 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
       Begin();
       return;
     }
-    StartReadAfter(HandleClientMessage());
+    HandleClientMessage();
     MaybeStart();
   }
 
@@ -118,25 +119,18 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
 
   void OnCancel() override {
     if (!begun_.load()) return;  // the read in flight fails and finishes
-    bool had_waiting;
     {
       MutexLock lock(&mu_);
       cancelled_ = true;
-      had_waiting = waiting_ != nullptr;
-      waiting_.reset();
     }
     Do(session_->OnCancel());
-    // A batch waiting for a slot counts as a write in flight to the session: end it.
-    if (had_waiting) Do(session_->OnWriteDone(false));
   }
 
   void OnDone() override {
     if (session_) session_->Close();  // no on_ready after this
-    {
-      MutexLock lock(&mu_);
-      waiting_.reset();
-    }
-    ring_.reset();  // unlinked, unmapped and out of the budget before the stream counts as ended
+    // The ring is unlinked, unmapped and out of the budget once the pipeline
+    // (owned by the session, destroyed with this reactor) lets go of it too.
+    slots_.reset();
     delete this;
   }
 
@@ -147,14 +141,14 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
       Finish(ToGrpcStatus(local.status()));
       return;
     }
-    ring_ = std::move(local->ring);
+    slots_ = std::move(local->slots);
     session_ = std::move(local->session);
     begun_.store(true);
     v1::ShmSegment* seg = out_.mutable_segment();
-    seg->set_name(ring_->name());
-    seg->set_size(ring_->size());
-    seg->set_slots(static_cast<uint32_t>(ring_->slots()));
-    seg->set_slot_bytes(ring_->slot_bytes());
+    seg->set_name(slots_->name());
+    seg->set_size(slots_->size());
+    seg->set_slots(static_cast<uint32_t>(slots_->slots()));
+    seg->set_slot_bytes(slots_->slot_bytes());
     seg->set_boot_id(HostBootId());
     StartRead(&in_);
     StartWrite(&out_);  // the session starts when it is out (OnWriteDone)
@@ -176,22 +170,17 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
     Do(ok ? session_->OnReady() : session_->OnWriteDone(false));
   }
 
-  // Applies an acknowledgement; returns a batch that waited for the slot it freed.
-  std::pair<std::unique_ptr<BatchResult>, int> HandleClientMessage() {
-    MutexLock lock(&mu_);
-    if (in_.mapped()) mapped_ = true;
-    if (in_.mapped() || in_.cannot_map()) ring_->Unlink();  // cannot_map: the client cancels next
-    for (uint32_t slot : in_.released()) ring_->Release(static_cast<int>(slot));
-    if (!waiting_) return {nullptr, -1};
-    const int slot = ring_->Take();
-    if (slot < 0) return {nullptr, -1};
-    return {std::move(waiting_), slot};
-  }
-
-  void StartReadAfter(std::pair<std::unique_ptr<BatchResult>, int> ready) {
-    // in_ is free again: the message was handled under the lock.
-    StartRead(&in_);
-    if (ready.first) Send(std::move(ready.first), ready.second);
+  // Applies the client's message, then reads the next. Acknowledged slots
+  // go back to the pipeline (which may resume at once: no lock held).
+  void HandleClientMessage() {
+    std::vector<int> released(in_.released().begin(), in_.released().end());
+    {
+      MutexLock lock(&mu_);
+      if (in_.mapped()) mapped_ = true;
+    }
+    if (in_.mapped() || in_.cannot_map()) slots_->Unlink();  // cannot_map: the client cancels next
+    StartRead(&in_);  // in_ was copied out above
+    for (int slot : released) slots_->Acknowledge(slot);
   }
 
   void Do(StreamSession::Action action) {
@@ -199,25 +188,18 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
       case StreamSession::Action::Kind::kNone:
         return;
       case StreamSession::Action::Kind::kWrite: {
-        int slot;
         bool cancelled;
         {
           MutexLock lock(&mu_);
           cancelled = cancelled_;
-          slot = cancelled ? -1 : ring_->Take();
-          if (slot < 0 && !cancelled) {
-            waiting_ = std::move(action.batch);
-            return;
-          }
         }
         if (cancelled) {
-          // OnCancel already ran and found no batch waiting: this write ends
-          // here, or the session would wait for it forever (and never finish).
+          // OnCancel ran: this write ends here, or the session would wait for it forever.
           action.batch.reset();
           Do(session_->OnWriteDone(false));
           return;
         }
-        Send(std::move(action.batch), slot);
+        Send(std::move(action.batch));
         return;
       }
       case StreamSession::Action::Kind::kFinish:
@@ -226,20 +208,20 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
     }
   }
 
-  // One memcpy into the slot (the slot is this thread's until the client
-  // acknowledges it), then the batch's buffer goes back to the pool.
-  void Send(std::unique_ptr<BatchResult> batch, int slot) {
-    const size_t bytes = batch->data ? batch->data->size() : 0;
-    if (bytes > ring_->slot_bytes()) {  // cannot happen with a fixed output size; never write past a slot
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "batch larger than its shared-memory slot"));
+  // The batch already lies in its slot: the slot becomes the client's and
+  // its descriptor goes out.
+  void Send(std::unique_ptr<BatchResult> batch) {
+    if (!batch->data || batch->data->slot() < 0) {  // a fixed-size batch always has its slot
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "batch not assembled in a shared-memory slot"));
       return;
     }
-    if (bytes > 0) std::memcpy(ring_->slot_data(slot), batch->data->data(), bytes);
+    const int slot = batch->data->slot();
     v1::Batch* header = out_.mutable_batch();
     *header = BatchHeader(*batch, session_->transform());
     header->set_shm_slot(static_cast<uint32_t>(slot));
-    header->set_shm_offset(static_cast<uint64_t>(slot) * ring_->slot_bytes());
-    header->set_shm_length(bytes);
+    header->set_shm_offset(static_cast<uint64_t>(slot) * slots_->slot_bytes());
+    header->set_shm_length(batch->data->size());
+    slots_->HandOver(batch->data.get());
     batch.reset();
     StartWrite(&out_);
   }
@@ -247,16 +229,15 @@ class LocalStreamReactor final : public grpc::ServerBidiReactor<v1::LocalClientM
   ImageFeedCore* const core_;
   const std::string peer_;
   // Set by Begin() (on the first read), then constant until OnDone.
-  std::unique_ptr<ShmRing> ring_;  // guarded by mu_ for Take/Release/Unlink
+  std::shared_ptr<ShmSlots> slots_;
   std::unique_ptr<StreamSession> session_;
   v1::LocalClientMessage in_;  // the read in flight
   // The write in flight; only the thread whose action started it touches it.
   v1::LocalServerMessage out_;
-  std::atomic<bool> begun_{false};  // ring_ and session_ are set
+  std::atomic<bool> begun_{false};  // slots_ and session_ are set
   bool started_ = false;  // the segment message went out; only OnWriteDone touches it
   Mutex mu_;
-  std::unique_ptr<BatchResult> waiting_ ABSL_GUARDED_BY(mu_);
-  // OnCancel ran: a batch that finds no slot afterwards is dropped, not parked.
+  // OnCancel ran: a batch handed over afterwards is dropped, not sent.
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   // MaybeStart's conditions.
   bool segment_written_ ABSL_GUARDED_BY(mu_) = false;
