@@ -227,29 +227,29 @@ absl::StatusOr<std::unique_ptr<StreamSession>> ImageFeedCore::StartStreamInto(
 absl::StatusOr<ImageFeedCore::LocalStream> ImageFeedCore::StartLocalStream(const v1::StreamBatchesRequest& request,
                                                                            std::function<void()> on_ready,
                                                                            const std::string& peer) {
-  ASSIGN_OR_RETURN(const Served* served, Find(request.dataset()));
-  ASSIGN_OR_RETURN(BatchPlan plan, PlanStream(request, served->config.index, served->config.color_mode, limits_));
-  const SampleTransform& t = plan.transform;
-  if (t.out_height <= 0 || t.out_width <= 0) {
-    return absl::FailedPreconditionError(
-        "the local (shared-memory) transport needs a fixed output size: set height and width, or use StreamBatches");
-  }
   constexpr uint32_t kMaxSlots = 64;
   if (request.shm_slots() > kMaxSlots) {
     return absl::InvalidArgumentError(
         absl::StrCat("shm_slots=", request.shm_slots(), " is above the limit of ", kMaxSlots));
   }
-  const int slots = request.shm_slots() > 0 ? static_cast<int>(request.shm_slots())
-                                            : std::max(4, plan.max_batches_in_flight + 2);
-  const int64_t slot_bytes = static_cast<int64_t>(t.SampleBytes(t.out_height, t.out_width)) * plan.batch_size;
-  const int64_t bytes = slot_bytes * slots;
-  // The workers write into the slots: the ring is all the batch memory the stream needs.
-  RETURN_IF_ERROR(batch_budget_.CheckFits(bytes, absl::StrCat("a shared-memory ring of ", slots, " slots (shm_slots)")));
-  // Admitted first: a client over max_streams must not make the server size
-  // a segment. The session does nothing until Start(); dropping it on an
-  // error ends it (its destructor closes it and frees the admission).
   LocalStream out;
-  auto make_ring = [&](const BatchPlan&) -> absl::StatusOr<std::shared_ptr<BatchBufferSource>> {
+  // Sized from the stream's plan once it is admitted (a client over
+  // max_streams must not make the server size a segment); an error here
+  // undoes the admission. The workers write into the slots, so the ring is
+  // all the batch memory the stream needs.
+  auto make_ring = [&](const BatchPlan& plan) -> absl::StatusOr<std::shared_ptr<BatchBufferSource>> {
+    const SampleTransform& t = plan.transform;
+    if (t.out_height <= 0 || t.out_width <= 0) {
+      return absl::FailedPreconditionError(
+          "the local (shared-memory) transport needs a fixed output size: set height and width, or use "
+          "StreamBatches");
+    }
+    const int slots = request.shm_slots() > 0 ? static_cast<int>(request.shm_slots())
+                                              : std::max(4, plan.max_batches_in_flight + 2);
+    const int64_t slot_bytes = static_cast<int64_t>(t.SampleBytes(t.out_height, t.out_width)) * plan.batch_size;
+    const int64_t bytes = slot_bytes * slots;
+    RETURN_IF_ERROR(
+        batch_budget_.CheckFits(bytes, absl::StrCat("a shared-memory ring of ", slots, " slots (shm_slots)")));
     if (!batch_budget_.TryReserve(bytes)) {
       return absl::ResourceExhaustedError(absl::StrCat("no room in the ", batch_budget_.name(),
                                                        " for a shared-memory ring of ", bytes,

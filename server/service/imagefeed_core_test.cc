@@ -120,6 +120,46 @@ TEST_F(ImageFeedCoreTest, AdmissionRefusesPastMaxStreamsNamingTheLimit) {
   EXPECT_TRUE(core->WaitUntilIdle(std::chrono::milliseconds(0)));
 }
 
+TEST_F(ImageFeedCoreTest, LocalStreamsAssembleBatchesInTheRingAndRefusalsUndoAdmission) {
+  ServerLimits limits;
+  limits.memory_budget = 4 << 20;  // batch budget 3 MiB
+  auto core = MakeCore(limits);
+  CallbackCounter ready;
+  {
+    ASSERT_OK_AND_ASSIGN(ImageFeedCore::LocalStream local, core->StartLocalStream(Request(), ready.Callback()));
+    // Default ring: max(4, batches in flight + 2) slots of 4 x 6 x 8 x 3 float32 bytes; nothing else.
+    const int64_t slot = 4 * 6 * 8 * 3 * 4;
+    EXPECT_EQ(local.slots->slot_bytes(), static_cast<size_t>(slot));
+    EXPECT_EQ(core->batch_budget().in_use(), slot * local.slots->slots());
+    local.session->Start();
+    StreamSession::Action a = NextAction(local.session.get(), &ready);
+    ASSERT_EQ(a.kind, Kind::kWrite);
+    ASSERT_NE(a.batch->data, nullptr);
+    EXPECT_GE(a.batch->data->slot(), 0) << "written in a slot of the ring, not a pool buffer";
+    a.batch.reset();
+    local.session->Close();
+  }
+  EXPECT_EQ(core->active_streams(), 0);
+  EXPECT_EQ(core->batch_budget().in_use(), 0) << "the ring goes with its last owner";
+  // Refused after planning: the admission is undone, no ring is left.
+  v1::StreamBatchesRequest native = Request();
+  native.clear_height();
+  native.clear_width();
+  EXPECT_THAT(core->StartLocalStream(native, ready.Callback()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "needs a fixed output size"));
+  v1::StreamBatchesRequest huge = Request(4000);
+  huge.set_height(64);
+  huge.set_width(64);
+  EXPECT_THAT(core->StartLocalStream(huge, ready.Callback()),
+              StatusIs(absl::StatusCode::kResourceExhausted, "shared-memory ring"));
+  v1::StreamBatchesRequest too_many = Request();
+  too_many.set_shm_slots(65);
+  EXPECT_THAT(core->StartLocalStream(too_many, ready.Callback()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "shm_slots=65 is above the limit of 64"));
+  EXPECT_EQ(core->active_streams(), 0);
+  EXPECT_EQ(core->batch_budget().in_use(), 0);
+}
+
 TEST_F(ImageFeedCoreTest, IdleServerHoldsNoBatchMemory) {
   auto core = MakeCore();
   CallbackCounter ready;
