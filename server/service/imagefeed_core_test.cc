@@ -137,9 +137,12 @@ TEST_F(ImageFeedCoreTest, LocalStreamsAssembleBatchesInTheRingAndRefusalsUndoAdm
     ASSERT_NE(a.batch->data, nullptr);
     EXPECT_GE(a.batch->data->slot(), 0) << "written in a slot of the ring, not a pool buffer";
     a.batch.reset();
+    local.session->OnCancel();
     local.session->Close();
   }
   EXPECT_EQ(core->active_streams(), 0);
+  // A task that was running at the cancel still holds the pipeline, and so the ring, until it returns.
+  ASSERT_TRUE(core->scheduler().WaitUntilIdle(std::chrono::seconds(30)));
   EXPECT_EQ(core->batch_budget().in_use(), 0) << "the ring goes with its last owner";
   // Refused after planning: the admission is undone, no ring is left.
   v1::StreamBatchesRequest native = Request();
