@@ -22,6 +22,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // Lanes of a full float vector on this target (4 on SSSE3/SSE4, 8 on AVX2, 16 on AVX-512).
 constexpr size_t kFloatLanes = hn::MaxLanes(hn::ScalableTag<float>());
+// Vectors of rows the horizontal RGB kernel sums at once (simd_kernels.h).
+constexpr int kGroupVectors = 4;
 
 // Loads Lanes(df) samples of type T as floats (exact: every u8/u16 is a float).
 template <typename T, class DF>
@@ -145,17 +147,36 @@ HWY_INLINE hn::Vec<D> LoadPixelGroup(D d, const float* const* rows, size_t off) 
   }
 }
 
-// Horizontal pass of Lanes(d) / 4 rows at once: all rows share the taps, so
-// one broadcast weight serves every row's RGB in one multiply and add. Per
-// channel the sum is the reference's: taps in order, then times inv. Rows
-// of T other than float are first converted (each source sample once) into
-// `scratch`; float rows are read in place and need one readable float
+// Stores each 4-float block of `v` (one pixel of each row, as
+// LoadPixelGroup loads them) at float `col` of rows[0], rows[1], ...: whole
+// 128-bit stores, since extracting 3 floats per row through memory stalled
+// on store forwarding (2.5x slower horizontal pass).
+template <class D>
+HWY_INLINE void StorePixelGroup(D d, hn::Vec<D> v, float* const* rows, size_t col) {
+  if constexpr (hn::MaxLanes(D()) <= 4) {
+    hn::StoreU(v, d, rows[0] + col);
+  } else {
+    const hn::Half<D> dh;
+    constexpr size_t kHalfRows = hn::MaxLanes(D()) / 8;
+    StorePixelGroup(dh, hn::LowerHalf(dh, v), rows, col);
+    StorePixelGroup(dh, hn::UpperHalf(dh, v), rows + kHalfRows, col);
+  }
+}
+
+// Horizontal pass of kVecs * Lanes(d) / 4 rows at once: all rows share the
+// taps, so one broadcast weight serves every row's RGB in one multiply and
+// add, and the kVecs independent sums hide the add latency and share one
+// loop over the output's taps (whose varying count is a branch per output).
+// Per channel the sum is the reference's: taps in order, then times inv.
+// Rows of T other than float are first converted (each source sample once)
+// into `scratch`; float rows are read in place and need one readable float
 // after each row's last pixel.
-template <class D, typename T>
+template <size_t kVecs, class D, typename T>
 HWY_INLINE void HorizontalGroup(D d, const T* src, size_t src_stride, int in_w, const ResampleTap* HWY_RESTRICT taps,
                                 const float* HWY_RESTRICT weights, int out_w, float inv, bool flip,
                                 float* HWY_RESTRICT scratch, float* HWY_RESTRICT dst) {
-  constexpr size_t kRows = hn::MaxLanes(D()) / 4;
+  constexpr size_t kVecRows = hn::MaxLanes(D()) / 4;
+  constexpr size_t kRows = kVecs * kVecRows;
   const float* rows[kRows];
   const size_t row_len = 3 * static_cast<size_t>(in_w);
   for (size_t r = 0; r < kRows; ++r) {
@@ -169,38 +190,64 @@ HWY_INLINE void HorizontalGroup(D d, const T* src, size_t src_stride, int in_w, 
     }
   }
   const size_t out_row = static_cast<size_t>(out_w) * 3;
+  float* out_rows[kRows];
+  for (size_t r = 0; r < kRows; ++r) out_rows[r] = dst + r * out_row;
   const auto vinv = hn::Set(d, inv);
-  HWY_ALIGN float lanes[hn::MaxLanes(D())];
-  for (int o = 0; o < out_w; ++o) {
+  // Columns are written left to right (outputs right to left when flipped),
+  // each pixel as a whole 4-float block whose 4th float the next pixel
+  // overwrites; the last one goes through `lanes`, 3 floats a row.
+  for (int i = 0; i < out_w; ++i) {
+    const int o = flip ? out_w - 1 - i : i;
     const ResampleTap t = taps[o];
     const float* w = weights + t.offset;
     const size_t off = 3 * static_cast<size_t>(t.first);
-    auto acc = hn::Mul(hn::Set(d, w[0]), LoadPixelGroup(d, rows, off));
+    hn::Vec<D> acc[kVecs];
+    const auto w0 = hn::Set(d, w[0]);
+    for (size_t v = 0; v < kVecs; ++v) acc[v] = hn::Mul(w0, LoadPixelGroup(d, rows + v * kVecRows, off));
     for (int j = 1; j < t.count; ++j) {
-      acc = hn::Add(acc, hn::Mul(hn::Set(d, w[j]), LoadPixelGroup(d, rows, off + 3 * static_cast<size_t>(j))));
+      const auto wj = hn::Set(d, w[j]);
+      const size_t at = off + 3 * static_cast<size_t>(j);
+      for (size_t v = 0; v < kVecs; ++v) acc[v] = hn::Add(acc[v], hn::Mul(wj, LoadPixelGroup(d, rows + v * kVecRows, at)));
     }
-    hn::Store(hn::Mul(acc, vinv), d, lanes);
-    const size_t col = 3 * static_cast<size_t>(flip ? out_w - 1 - o : o);
-    for (size_t r = 0; r < kRows; ++r) std::memcpy(dst + r * out_row + col, lanes + 4 * r, 3 * sizeof(float));
+    const size_t col = 3 * static_cast<size_t>(i);
+    for (size_t v = 0; v < kVecs; ++v) {
+      acc[v] = hn::Mul(acc[v], vinv);
+      if (i + 1 < out_w) {
+        StorePixelGroup(d, acc[v], out_rows + v * kVecRows, col);
+      } else {
+        HWY_ALIGN float lanes[hn::MaxLanes(D())];
+        hn::Store(acc[v], d, lanes);
+        for (size_t r = 0; r < kVecRows; ++r) {
+          std::memcpy(out_rows[v * kVecRows + r] + col, lanes + 4 * r, 3 * sizeof(float));
+        }
+      }
+    }
   }
 }
 
 template <typename T>
 void Horizontal3T(const T* src, size_t src_stride, int rows, int in_w, const ResampleTap* taps, const float* weights,
                   int out_w, float inv, bool flip, float* scratch, float* dst) {
-  static_assert(kFloatLanes >= 4 && kFloatLanes / 4 <= static_cast<size_t>(kMaxGroupRows), "target lanes");
-  const hn::ScalableTag<float> d;
+  // At most 256-bit vectors (2 rows): on AVX-512 the 512-bit combine of
+  // four 128-bit pixel loads costs 3 shuffles a tap (all on one port),
+  // which made the 512-bit kernel slower than the 256-bit one.
+  const hn::CappedTag<float, 8> d;
+  constexpr int kVecRows = static_cast<int>(hn::MaxLanes(decltype(d)()) / 4);
+  static_assert(kFloatLanes >= 4 && kGroupVectors * kVecRows <= kMaxGroupRows, "target lanes");
   const hn::CappedTag<float, 4> d4;
-  constexpr int kRows = static_cast<int>(kFloatLanes / 4);
   const size_t out_row = static_cast<size_t>(out_w) * 3;
   int y = 0;
-  for (; y + kRows <= rows; y += kRows) {
-    HorizontalGroup(d, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip, scratch,
-                    dst + out_row * y);
+  for (; y + kGroupVectors * kVecRows <= rows; y += kGroupVectors * kVecRows) {
+    HorizontalGroup<kGroupVectors>(d, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip,
+                                   scratch, dst + out_row * y);
+  }
+  for (; y + kVecRows <= rows; y += kVecRows) {
+    HorizontalGroup<1>(d, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip, scratch,
+                       dst + out_row * y);
   }
   for (; y < rows; ++y) {
-    HorizontalGroup(d4, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip, scratch,
-                    dst + out_row * y);
+    HorizontalGroup<1>(d4, src + src_stride * y, src_stride, in_w, taps, weights, out_w, inv, flip, scratch,
+                       dst + out_row * y);
   }
 }
 

@@ -26,12 +26,12 @@ struct ResampleTap {
 
 namespace simd {
 
-// The horizontal RGB kernel sums this many rows at once on the widest
-// target (AVX-512: 16 float lanes = 4 pixels of 4 floats), after converting
-// each row to float once; the scratch it needs is bounded by these.
-inline constexpr int kMaxGroupRows = 4;
+// The horizontal RGB kernel sums this many rows at once (4 vectors of 2
+// rows of 4 floats on AVX2 and AVX-512), after converting each row to float
+// once; the scratch it needs is bounded by these.
+inline constexpr int kMaxGroupRows = 8;
 // Rows wider than this take the scalar reference path (keeps the per-thread
-// row scratch below kMaxGroupRows * kMaxRowWidth * 12 bytes = 768 KiB).
+// row scratch below kMaxGroupRows * kMaxRowWidth * 12 bytes = 1.5 MiB).
 inline constexpr int kMaxRowWidth = 16384;
 // Floats of the scratch HorizontalPass3 needs for rows of `width` pixels.
 inline size_t HorizontalScratchFloats(int width) { return static_cast<size_t>(kMaxGroupRows) * (3 * width + 1); }
