@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """imagefeed against the naive decode limit and the PyTorch DataLoader, in one command.
 
-    /usr/bin/python3 bench/speed_bench.py [--images 2000] [--seconds 5] [--recipes resize,center,train]
-        [--dtypes float32,uint8] [--json]
+    /usr/bin/python3 bench/speed_bench.py [--images 2000] [--seconds 4] [--rounds 3]
+        [--recipes resize,center,train] [--dtypes float32,uint8] [--transports grpc,shm] [--json]
 
 Needs the build (build/bin/imagefeed-server, build/bin/naive_limit, the Python stubs) and the
 photos of ../shared/datasets/make_photos.py, generated once into --data_dir (default
@@ -31,7 +31,11 @@ For each recipe and dtype it measures three pipelines that deliver the same batc
   train   size=224, random_resized_crop, random_flip     RandomResizedCrop(224), RandomHorizontalFlip()
 
 imagefeed and pytorch run one untimed warm-up epoch, then whole epochs until --seconds passed;
-naive cycles over the files for --seconds (at least once). Reported: images/s (wall clock) and
+naive cycles over the files for --seconds (at least once). Per recipe and dtype, --rounds rounds
+run every pipeline once each, one after the other; a pipeline's figures are its median round's
+and a ratio is the median of the rounds' ratios. The speed of this shared machine drifts by tens
+of percent within minutes, so ratios of pipelines measured side by side, several times, are
+what can be compared; the JSON keeps every round. Reported: images/s (wall clock) and
 images per CPU-second (every process of the pipeline: server + client, DataLoader workers +
 main, the naive threads), which is steadier than wall time on a shared machine; the ratios
 imagefeed/naive and imagefeed/pytorch; and, from a server started for each imagefeed run, its
@@ -46,6 +50,7 @@ import math
 import os
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -261,6 +266,66 @@ class Server:
 
 
 # ---------------------------------------------------------------------------------------------
+# Rounds
+
+
+def run_round(args, root, cache, list_file, recipe, dtype, transports):
+    """Every pipeline once, one after the other: {"naive", "imagefeed": {transport}, "pytorch"}."""
+    r = {"imagefeed": {}}
+    r["naive"] = run_naive(args, list_file, recipe, dtype)
+    log(f"{recipe} {dtype}: naive {r['naive']['images_per_second']} img/s")
+    for t in transports:
+        # A server of its own per run: its VmHWM and accounted peak are this run's.
+        server = Server(args, root, cache)
+        try:
+            spec = dict(addr=server.addr, server_pid=server.proc.pid, seconds=args.seconds,
+                        kwargs=imagefeed_kwargs(recipe, dtype, t))
+            run = run_worker("imagefeed", spec)
+            run["server_vmhwm_kib"] = server.status_kib("VmHWM")
+        finally:
+            server.stop()
+        run["server_unaccounted_kib"] = run["server_vmhwm_kib"] - run["server_accounted_peak_kib"]
+        r["imagefeed"][t] = run
+        log(f"{recipe} {dtype}: {name(t)} {run['images_per_second']} img/s, VmHWM "
+            f"{run['server_vmhwm_kib'] // 1024} MiB = accounted peak "
+            f"{run['server_accounted_peak_kib'] // 1024} MiB + "
+            f"{run['server_unaccounted_kib'] // 1024} MiB")
+    r["pytorch"] = run_worker("pytorch", dict(root=root, recipe=recipe, dtype=dtype,
+                                              seconds=args.seconds, workers=args.cores))
+    log(f"{recipe} {dtype}: pytorch {r['pytorch']['images_per_second']} img/s")
+    r["ratios"] = {}
+    for t in transports:
+        mine = r["imagefeed"][t]
+        for other in ("naive", "pytorch"):
+            r["ratios"][f"{name(t)}/{other}"] = mine["images_per_second"] / r[other]["images_per_second"]
+            r["ratios"][f"{name(t)}/{other}_per_cpu_second"] = (mine["images_per_cpu_second"] /
+                                                               r[other]["images_per_cpu_second"])
+    return r
+
+
+def median_run(runs):
+    """The run of median images/s (the lower one of an even count), with the highest memory
+    figures of all runs."""
+    run = dict(sorted(runs, key=lambda x: x["images_per_second"])[(len(runs) - 1) // 2])
+    for key in ("server_vmhwm_kib", "server_accounted_peak_kib", "server_unaccounted_kib"):
+        if key in run:
+            run[key] = max(x[key] for x in runs)
+    return run
+
+
+def summarize(recipe, dtype, rounds, transports):
+    """Per pipeline its median run; per ratio the median of the rounds' ratios (each taken
+    between runs minutes apart at most, so a machine that slows down for a while moves both
+    sides of it). The rounds' own figures stay under "rounds"."""
+    r = {"recipe": recipe, "dtype": dtype, "rounds": rounds,
+         "naive": median_run([x["naive"] for x in rounds]),
+         "imagefeed": {t: median_run([x["imagefeed"][t] for x in rounds]) for t in transports},
+         "pytorch": median_run([x["pytorch"] for x in rounds])}
+    r["ratios"] = {key: round(statistics.median(x["ratios"][key] for x in rounds), 2) for key in rounds[0]["ratios"]}
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 
@@ -324,8 +389,10 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=2000,
                     help="photos to generate (make_photos.py's default; rounded up to 10 classes; not with --dataset)")
-    ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per pipeline and recipe (at least "
-                    "one epoch)")
+    ap.add_argument("--seconds", type=float, default=4.0, help="timed seconds per pipeline, recipe and round (at "
+                    "least one epoch)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of all pipelines per recipe and dtype; the "
+                    "median is reported")
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--dtypes", default=",".join(DTYPES))
     ap.add_argument("--transports", default=",".join(TRANSPORTS))
@@ -340,6 +407,8 @@ def main():
     args = ap.parse_args()
     args.server_bin = os.path.join(args.build_dir, "bin", "imagefeed-server")
     args.naive_bin = os.path.join(args.build_dir, "bin", "naive_limit")
+    if args.rounds < 1:
+        sys.exit("speed_bench: --rounds must be at least 1")
     recipes = parse_list(args.recipes, RECIPES, "recipes")
     dtypes = parse_list(args.dtypes, DTYPES, "dtypes")
     transports = parse_list(args.transports, TRANSPORTS, "transports")
@@ -364,39 +433,13 @@ def main():
                 server.stop()
         for recipe in recipes:
             for dtype in dtypes:
-                r = {"recipe": recipe, "dtype": dtype, "imagefeed": {}, "ratios": {}}
-                r["naive"] = run_naive(args, list_file, recipe, dtype)
-                log(f"{recipe} {dtype}: naive {r['naive']['images_per_second']} img/s")
-                for t in transports:
-                    # A server of its own per run: its VmHWM and accounted peak are this run's.
-                    server = Server(args, root, cache)
-                    try:
-                        spec = dict(addr=server.addr, server_pid=server.proc.pid, seconds=args.seconds,
-                                    kwargs=imagefeed_kwargs(recipe, dtype, t))
-                        run = run_worker("imagefeed", spec)
-                        run["server_vmhwm_kib"] = server.status_kib("VmHWM")
-                    finally:
-                        server.stop()
-                    run["server_unaccounted_kib"] = run["server_vmhwm_kib"] - run["server_accounted_peak_kib"]
-                    r["imagefeed"][t] = run
-                    log(f"{recipe} {dtype}: {name(t)} {run['images_per_second']} img/s, VmHWM "
-                        f"{run['server_vmhwm_kib'] // 1024} MiB = accounted peak "
-                        f"{run['server_accounted_peak_kib'] // 1024} MiB + "
-                        f"{run['server_unaccounted_kib'] // 1024} MiB")
-                r["pytorch"] = run_worker("pytorch", dict(root=root, recipe=recipe, dtype=dtype,
-                                                          seconds=args.seconds, workers=args.cores))
-                log(f"{recipe} {dtype}: pytorch {r['pytorch']['images_per_second']} img/s")
-                for t in transports:
-                    ips = r["imagefeed"][t]["images_per_second"]
-                    r["ratios"][f"{name(t)}/naive"] = round(ips / r["naive"]["images_per_second"], 2)
-                    r["ratios"][f"{name(t)}/pytorch"] = round(ips / r["pytorch"]["images_per_second"], 2)
-                    per_cpu = r["imagefeed"][t]["images_per_cpu_second"]
-                    r["ratios"][f"{name(t)}/naive_per_cpu_second"] = round(
-                        per_cpu / r["naive"]["images_per_cpu_second"], 2)
-                    r["ratios"][f"{name(t)}/pytorch_per_cpu_second"] = round(
-                        per_cpu / r["pytorch"]["images_per_cpu_second"], 2)
-                results.append(r)
-    report = dict(images=len(files), dataset=root, cores=args.cores, seconds=args.seconds, batch_size=BATCH,
+                rounds = []
+                for k in range(args.rounds):
+                    log(f"{recipe} {dtype}: round {k + 1} of {args.rounds}")
+                    rounds.append(run_round(args, root, cache, list_file, recipe, dtype, transports))
+                results.append(summarize(recipe, dtype, rounds, transports))
+    report = dict(images=len(files), dataset=root, cores=args.cores, seconds=args.seconds, rounds=args.rounds,
+                  batch_size=BATCH,
                   size=SIZE, transports=transports, load_average_end=round(os.getloadavg()[0], 2), results=results)
     print_table(results, transports, sys.stderr if args.json else sys.stdout)
     if args.json:
