@@ -13,7 +13,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libdeflate-dev libwebp-dev libssl-dev libgtest-dev libgmock-dev
   libcpp-httplib-dev libhwy-dev libbenchmark-dev
-  python3-grpcio python3-protobuf python3-numpy
+  python3-grpcio python3-protobuf python3-numpy python3-dev
   ${EXTRA_PACKAGES:-}
 )
 

@@ -4,6 +4,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 
 import grpc
 
@@ -13,6 +14,11 @@ from imagefeed._stall import Meter, Timer
 from imagefeed._stream import BatchStream
 from imagefeed.v1 import imagefeed_pb2 as pb
 from imagefeed.v1 import imagefeed_pb2_grpc as pb_grpc
+
+try:  # built by CMake from native/receive.cc when python3-dev is installed
+    from imagefeed import _native
+except ImportError:
+    _native = None
 
 # The process that created the first Client (gRPC state then exists in it): a process
 # forked from it cannot use gRPC reliably (see imagefeed.torch).
@@ -54,24 +60,114 @@ def _from_rpc_error(err, target, method):
     return ImageFeedError(code, details or code.name, target, method)
 
 
-class _Connection:
-    """A channel to one server, its generated stub, and a raw StreamBatches method."""
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
-    def __init__(self, target, options, credentials):
+
+class _NativeRpcError(grpc.RpcError):
+    """How a stream received through imagefeed._native failed: code() and details(), as
+    grpcio's errors have them."""
+
+    def __init__(self, code, details):
+        super().__init__(f"{code.name}: {details}")
+        self._code = code
+        self._details = details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
+class _NativeCall:
+    """A StreamBatches call through imagefeed._native, with the part of grpcio's streaming
+    call the client uses: iteration (each message as bytes, copied once from gRPC's
+    buffers), cancel() from any thread, code() and details() (which, as grpcio's, wait for
+    the call to end); a failed or cancelled call raises a grpc.RpcError from next().
+    Iterate it from one thread."""
+
+    def __init__(self, call):
+        self._call = call
+        self._code = None
+        self._details = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        message = self._call.read()
+        if message is not None:
+            return message
+        code, details = self._call.finish()
+        self._code = _STATUS_CODES.get(code, grpc.StatusCode.UNKNOWN)
+        self._details = details
+        if self._code != grpc.StatusCode.OK:
+            raise _NativeRpcError(self._code, details)
+        raise StopIteration
+
+    def cancel(self):
+        self._call.cancel()
+        return True
+
+    def _wait(self):
+        # As grpcio's code() does: block until the call has ended (unread messages dropped).
+        while self._code is None:
+            try:
+                next(self)
+            except (StopIteration, grpc.RpcError):
+                pass
+
+    def code(self):
+        self._wait()
+        return self._code
+
+    def details(self):
+        self._wait()
+        return self._details
+
+
+class _Connection:
+    """A channel to one server, its generated stub, and a raw StreamBatches method:
+    through imagefeed._native when `native` and it is usable, else grpcio's."""
+
+    def __init__(self, target, options, credentials, native=False, root_certificates=None):
         self.target = target
         if credentials is None:
             self.channel = grpc.insecure_channel(target, options=options)
         else:
             self.channel = grpc.secure_channel(target, credentials, options=options)
         self.stub = pb_grpc.ImageFeedStub(self.channel)
-        # No response_deserializer: grpcio hands over the message bytes, which
-        # decode_batch() views without copying the tensor (see _batch.py).
-        self.stream_batches = self.channel.unary_stream(
-            _STREAM_PATH, request_serializer=pb.StreamBatchesRequest.SerializeToString)
+        self.native = None
+        self._native_calls = weakref.WeakSet()
+        if native and _native is not None and not _native.forked():
+            try:
+                self.native = _native.Channel(target, list(options),
+                                              None if credentials is None else (root_certificates or b""))
+            except (RuntimeError, TypeError, ValueError, OverflowError):
+                self.native = None  # e.g. a channel option gRPC C++ cannot take: grpcio serves
+        if self.native is not None:
+            self.stream_batches = self._native_stream_batches
+        else:
+            # No response_deserializer: grpcio hands over the message bytes, which
+            # decode_batch() views without copying the tensor (see _batch.py).
+            self.stream_batches = self.channel.unary_stream(
+                _STREAM_PATH, request_serializer=pb.StreamBatchesRequest.SerializeToString)
         # The local transport (imagefeed._shm): small messages, parsed as usual.
         self.stream_batches_local = self.channel.stream_stream(
             _LOCAL_PATH, request_serializer=pb.LocalClientMessage.SerializeToString,
             response_deserializer=pb.LocalServerMessage.FromString)
+
+    def _native_stream_batches(self, request, metadata=None, timeout=None):
+        call = _NativeCall(self.native.stream(_STREAM_PATH, request.SerializeToString(),
+                                              list(metadata or ()), timeout))
+        self._native_calls.add(call)
+        return call
+
+    def close(self):
+        """Cancels the streams still open and closes the channel."""
+        for call in list(self._native_calls):
+            call.cancel()
+        self.channel.close()
 
 
 def _is_uint8(dtype):
@@ -187,6 +283,12 @@ class Client:
       the ring, raising FAILED_PRECONDITION if it cannot be used. With the ring, a batch's
       slot is reused only after its `images` (and every view, e.g. a torch tensor) are
       garbage-collected: a loop holding more batches than the ring's slots stalls.
+    native_receive: receive StreamBatches' gRPC bytes through imagefeed._native (gRPC C++,
+      built from client/python/native/receive.cc with the server), which copies each message
+      once where grpcio copies it three times (about half the client's CPU per GB); other
+      calls and the shared-memory transport stay on grpcio. Falls back to grpcio when the
+      module is not built, in a process forked after it was used, or for a channel option
+      gRPC C++ cannot take. False: grpcio only.
     report_stalls: at the end of each stream (epoch), print one line saying how much of the
       loop's time went into waiting for batches (to the "imagefeed" logger at INFO if logging
       shows that, else to stderr). stall_report() has the numbers either way.
@@ -200,11 +302,12 @@ class Client:
     def __init__(self, target, token=None, *, tls=False, tls_ca=None, timeout=30.0,
                  max_message_bytes=1 << 30, options=(), tune_malloc=True, report_stalls=False,
                  failover_timeout=60.0, progress_timeout=300.0, keepalive_time=10.0,
-                 keepalive_timeout=10.0, transport="auto"):
+                 keepalive_timeout=10.0, transport="auto", native_receive=True):
         self._specs = parse_targets(target)
         if transport not in _shm.TRANSPORTS:
             raise ValueError(f"transport={transport!r}: expected one of {', '.join(_shm.TRANSPORTS)}")
         self.transport = transport
+        self.native_receive = bool(native_receive)
         for name, value in (("failover_timeout", failover_timeout), ("progress_timeout", progress_timeout),
                             ("keepalive_time", keepalive_time), ("keepalive_timeout", keepalive_timeout)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
@@ -224,6 +327,7 @@ class Client:
             with open(tls_ca, "rb") as f:
                 tls_ca = f.read()
         self._credentials = None
+        self._root_certificates = tls_ca
         if tls or tls_ca is not None:
             self._credentials = grpc.ssl_channel_credentials(root_certificates=tls_ca)
         # What a copy of this client in another process needs (imagefeed.torch).
@@ -232,7 +336,7 @@ class Client:
                              tune_malloc=tune_malloc, report_stalls=report_stalls,
                              failover_timeout=failover_timeout, progress_timeout=progress_timeout,
                              keepalive_time=keepalive_time, keepalive_timeout=keepalive_timeout,
-                             transport=transport)
+                             transport=transport, native_receive=native_receive)
         self.failover_timeout = float(failover_timeout)
         self.progress_timeout = float(progress_timeout)
         self._lock = threading.Lock()
@@ -273,7 +377,8 @@ class Client:
                 raise ValueError("imagefeed.Client is closed")
             conn = self._conns.get(address)
             if conn is None:
-                conn = _Connection(address, self._channel_options, self._credentials)
+                conn = _Connection(address, self._channel_options, self._credentials, self.native_receive,
+                                   self._root_certificates)
                 self._conns[address] = conn
             return conn
 
@@ -283,7 +388,7 @@ class Client:
             self._closed = True
             conns, self._conns = list(self._conns.values()), {}
         for c in conns:
-            c.channel.close()
+            c.close()
 
     def __del__(self):
         # gRPC channels are not closed when collected; close them with the client.
