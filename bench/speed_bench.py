@@ -20,7 +20,9 @@ For each recipe and dtype it measures three pipelines that deliver the same batc
              imagefeed.torch.ImageFeedDataset (batches as torch tensors over the received bytes),
              float32 standardized with the dataset's fitted statistics (fitted before timing).
              One column per transport in TRANSPORTS: "grpc" (bytes over the socket, forced) and
-             "shm" (the local shared-memory transport, Client(transport="shm")).
+             "shm" (the local shared-memory transport, Client(transport="shm")); on request
+             also "grpcio" (bytes over the socket received by grpcio instead of the client's
+             imagefeed._native: Client(native_receive=False)).
   pytorch    torch.utils.data.DataLoader over torchvision.datasets.ImageFolder, <cores> workers,
              the torchvision transform below, persistent workers.
 
@@ -62,6 +64,8 @@ RECIPES = ("resize", "center", "train")
 DTYPES = ("float32", "uint8")
 # Each imagefeed transport gets its own column and ratios (see imagefeed_kwargs()).
 TRANSPORTS = ("grpc", "shm")
+# Transports --transports accepts besides the default ones.
+MORE_TRANSPORTS = ("grpcio",)
 BATCH = 64
 SIZE = 224
 MEAN = (0.485, 0.456, 0.406)
@@ -162,10 +166,13 @@ def imagefeed_kwargs(recipe, dtype, transport):
         kw.update(resize_mode="shorter_side", resize_size=256)
     elif recipe == "train":
         kw.update(random_resized_crop=True, random_flip=True)
-    if transport not in TRANSPORTS:
+    if transport not in TRANSPORTS + MORE_TRANSPORTS:
         raise ValueError(f"transport {transport!r} is not built")
     # Forced either way: "auto" would pick shm for this loopback server.
-    kw["client_options"] = {"transport": transport}
+    if transport == "grpcio":
+        kw["client_options"] = {"transport": "grpc", "native_receive": False}
+    else:
+        kw["client_options"] = {"transport": transport}
     return kw
 
 
@@ -411,7 +418,7 @@ def main():
         sys.exit("speed_bench: --rounds must be at least 1")
     recipes = parse_list(args.recipes, RECIPES, "recipes")
     dtypes = parse_list(args.dtypes, DTYPES, "dtypes")
-    transports = parse_list(args.transports, TRANSPORTS, "transports")
+    transports = parse_list(args.transports, TRANSPORTS + MORE_TRANSPORTS, "transports")
 
     root = ensure_photos(args)
     files = image_files(root)

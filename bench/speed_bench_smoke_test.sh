@@ -12,7 +12,7 @@ if [[ ! -f "$shared/datasets/make_photos.py" ]]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 "$(dirname "$0")/speed_bench.py" --images 20 --seconds 0.2 --rounds 2 --recipes center --dtypes float32 \
+/usr/bin/python3 "$(dirname "$0")/speed_bench.py" --images 20 --seconds 0.2 --rounds 2 --recipes center --dtypes float32 --transports grpc,shm,grpcio \
   --json --build_dir "$build" --data_dir "$data" --make_photos "$shared/datasets/make_photos.py" \
   >"$tmp/json" 2>"$tmp/table"
 cat "$tmp/table" "$tmp/json"
@@ -23,13 +23,14 @@ table = open(sys.argv[2]).read()
 for col in ("recipe", "dtype", "naive img/s", "imagefeed img/s", "pytorch img/s", "imagefeed/naive",
             "imagefeed/pytorch", "imagefeed VmHWM MiB", "imagefeed accounted MiB"):
     assert col in table, (col, table)
-assert r["images"] == 20 and r["transports"] == ["grpc", "shm"], r
+assert r["images"] == 20 and r["transports"] == ["grpc", "shm", "grpcio"], r
 (row,) = r["results"]
 assert (row["recipe"], row["dtype"]) == ("center", "float32"), row
-for pipeline in (row["naive"], row["pytorch"], row["imagefeed"]["grpc"], row["imagefeed"]["shm"]):
+for pipeline in (row["naive"], row["pytorch"], row["imagefeed"]["grpc"], row["imagefeed"]["shm"],
+                 row["imagefeed"]["grpcio"]):
     assert pipeline["images"] >= 20 and pipeline["images_per_second"] > 0, pipeline
     assert pipeline["images_per_cpu_second"] > 0, pipeline
-for t in ("grpc", "shm"):
+for t in ("grpc", "shm", "grpcio"):
     run = row["imagefeed"][t]
     # A float32 center batch is 20 x 3 x 224 x 224 x 4 bytes: at least one was accounted.
     assert run["server_accounted_peak_kib"] >= 20 * 3 * 224 * 224 * 4 // 1024, run

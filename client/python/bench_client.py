@@ -11,7 +11,11 @@ ratios against the first row, the generated stub used plainly:
 
   protobuf      the generated stub: Batch.FromString, then np.frombuffer(msg.data)
   bytes-only    grpcio with no deserializer; the batch is never looked at (grpcio's floor)
-  imagefeed     imagefeed.Client.batches: wire-format scan, np.frombuffer over the message
+  imagefeed     imagefeed.Client.batches over grpcio (native_receive=False): wire-format
+                scan, np.frombuffer over the message
+  imagefeed native
+                the same, the messages received through imagefeed._native (gRPC C++, one
+                copy per message; Client's default when built)
   ... +malloc   the same with imagefeed's glibc tuning (Client's default, see _malloc.py)
 
 On a loaded 2-core machine the server (decoding and resizing 64 images per batch on the
@@ -83,8 +87,10 @@ def run_protobuf(target, batches):
                 return total
 
 
-def run_imagefeed(target, batches):
-    client = imagefeed.Client(target, tune_malloc=False)  # the worker process decides
+def run_imagefeed(target, batches, native=False):
+    # gRPC bytes (a loopback server would otherwise get the shared-memory ring); the worker
+    # process decides about malloc.
+    client = imagefeed.Client(target, tune_malloc=False, transport="grpc", native_receive=native)
     total = n = 0
     for e in epochs():
         for b in client.batches("demo", batch_size=BATCH, size=(SIZE, SIZE), epoch=e, drop_last=True):
@@ -95,10 +101,15 @@ def run_imagefeed(target, batches):
                 return total
 
 
+def run_imagefeed_native(target, batches):
+    return run_imagefeed(target, batches, native=True)
+
+
 # (label, function, tune malloc)
 METHODS = [("protobuf", run_protobuf, False), ("bytes-only", run_bytes_only, False),
-           ("imagefeed", run_imagefeed, False), ("protobuf +malloc", run_protobuf, True),
-           ("bytes-only +malloc", run_bytes_only, True), ("imagefeed +malloc", run_imagefeed, True)]
+           ("imagefeed", run_imagefeed, False), ("imagefeed native", run_imagefeed_native, False),
+           ("protobuf +malloc", run_protobuf, True), ("bytes-only +malloc", run_bytes_only, True),
+           ("imagefeed +malloc", run_imagefeed, True), ("imagefeed native +malloc", run_imagefeed_native, True)]
 
 
 def cpu_seconds():
@@ -169,14 +180,14 @@ def main():
                 proc.wait()
     print(f"{args.batches} batches of {BATCH}x3x{SIZE}x{SIZE} float32 ({BATCH * 3 * SIZE * SIZE * 4 / 1e6:.1f} MB) "
           f"per measurement, median of {args.rounds}")
-    print(f"{'method':<20} {'MB/s':>7} {'ratio':>6} {'client CPU-s/GB':>16} {'ratio':>6}")
+    print(f"{'method':<26} {'MB/s':>7} {'ratio':>6} {'client CPU-s/GB':>16} {'ratio':>6}")
     base_mbs = base_cpu = None
     for (label, _, _), rs in zip(METHODS, results):
         mbs = statistics.median(r[0] for r in rs)
         cpu = statistics.median(r[1] for r in rs)
         if base_mbs is None:
             base_mbs, base_cpu = mbs, cpu
-        print(f"{label:<20} {mbs:7.0f} {mbs / base_mbs:6.2f} {cpu:16.2f} {cpu / base_cpu:6.2f}")
+        print(f"{label:<26} {mbs:7.0f} {mbs / base_mbs:6.2f} {cpu:16.2f} {cpu / base_cpu:6.2f}")
 
 
 if __name__ == "__main__":
