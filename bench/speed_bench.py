@@ -19,10 +19,10 @@ For each recipe and dtype it measures three pipelines that deliver the same batc
   imagefeed  imagefeed-server --threads=<cores> on 127.0.0.1, consumed with
              imagefeed.torch.ImageFeedDataset (batches as torch tensors over the received bytes),
              float32 standardized with the dataset's fitted statistics (fitted before timing).
-             One column per transport in TRANSPORTS: "grpc" (bytes over the socket, forced) and
-             "shm" (the local shared-memory transport, Client(transport="shm")); on request
-             also "grpcio" (bytes over the socket received by grpcio instead of the client's
-             imagefeed._native: Client(native_receive=False)).
+             One column per transport of --transports (default grpc,shm): "grpc" (bytes over
+             the socket, forced), "shm" (the local shared-memory transport,
+             Client(transport="shm")) and, on request, "grpcio" (bytes over the socket received
+             by grpcio instead of the client's imagefeed._native: Client(native_receive=False)).
   pytorch    torch.utils.data.DataLoader over torchvision.datasets.ImageFolder, <cores> workers,
              the torchvision transform below, persistent workers.
 
@@ -62,10 +62,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RECIPES = ("resize", "center", "train")
 DTYPES = ("float32", "uint8")
-# Each imagefeed transport gets its own column and ratios (see imagefeed_kwargs()).
-TRANSPORTS = ("grpc", "shm")
-# Transports --transports accepts besides the default ones.
-MORE_TRANSPORTS = ("grpcio",)
+# The Client options of each imagefeed transport --transports accepts; each gets its own column
+# and ratios. Forced either way: "auto" would pick shm for this loopback server.
+CLIENT_OPTIONS = {"grpc": {"transport": "grpc"}, "shm": {"transport": "shm"},
+                  "grpcio": {"transport": "grpc", "native_receive": False}}
+TRANSPORTS = ("grpc", "shm")  # the default
 BATCH = 64
 SIZE = 224
 MEAN = (0.485, 0.456, 0.406)
@@ -166,13 +167,9 @@ def imagefeed_kwargs(recipe, dtype, transport):
         kw.update(resize_mode="shorter_side", resize_size=256)
     elif recipe == "train":
         kw.update(random_resized_crop=True, random_flip=True)
-    if transport not in TRANSPORTS + MORE_TRANSPORTS:
+    if transport not in CLIENT_OPTIONS:
         raise ValueError(f"transport {transport!r} is not built")
-    # Forced either way: "auto" would pick shm for this loopback server.
-    if transport == "grpcio":
-        kw["client_options"] = {"transport": "grpc", "native_receive": False}
-    else:
-        kw["client_options"] = {"transport": transport}
+    kw["client_options"] = dict(CLIENT_OPTIONS[transport])
     return kw
 
 
@@ -418,7 +415,7 @@ def main():
         sys.exit("speed_bench: --rounds must be at least 1")
     recipes = parse_list(args.recipes, RECIPES, "recipes")
     dtypes = parse_list(args.dtypes, DTYPES, "dtypes")
-    transports = parse_list(args.transports, TRANSPORTS + MORE_TRANSPORTS, "transports")
+    transports = parse_list(args.transports, tuple(CLIENT_OPTIONS), "transports")
 
     root = ensure_photos(args)
     files = image_files(root)
@@ -446,8 +443,8 @@ def main():
                     rounds.append(run_round(args, root, cache, list_file, recipe, dtype, transports))
                 results.append(summarize(recipe, dtype, rounds, transports))
     report = dict(images=len(files), dataset=root, cores=args.cores, seconds=args.seconds, rounds=args.rounds,
-                  batch_size=BATCH,
-                  size=SIZE, transports=transports, load_average_end=round(os.getloadavg()[0], 2), results=results)
+                  batch_size=BATCH, size=SIZE, transports=transports,
+                  load_average_end=round(os.getloadavg()[0], 2), results=results)
     print_table(results, transports, sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(report, indent=1))

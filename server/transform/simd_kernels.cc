@@ -20,10 +20,6 @@ namespace simd {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Lanes of a full float vector on this target (4 on SSSE3/SSE4, 8 on AVX2, 16 on AVX-512).
-constexpr size_t kFloatLanes = hn::MaxLanes(hn::ScalableTag<float>());
-// Vectors of rows the horizontal RGB kernel sums at once (simd_kernels.h).
-constexpr int kGroupVectors = 4;
 
 // Loads Lanes(df) samples of type T as floats (exact: every u8/u16 is a float).
 template <typename T, class DF>
@@ -149,8 +145,7 @@ HWY_INLINE hn::Vec<D> LoadPixelGroup(D d, const float* const* rows, size_t off) 
 
 // Stores each 4-float block of `v` (one pixel of each row, as
 // LoadPixelGroup loads them) at float `col` of rows[0], rows[1], ...: whole
-// 128-bit stores, since extracting 3 floats per row through memory stalled
-// on store forwarding (2.5x slower horizontal pass).
+// 128-bit stores, instead of a vector store and 3-float copies out of it.
 template <class D>
 HWY_INLINE void StorePixelGroup(D d, hn::Vec<D> v, float* const* rows, size_t col) {
   if constexpr (hn::MaxLanes(D()) <= 4) {
@@ -232,8 +227,9 @@ void Horizontal3T(const T* src, size_t src_stride, int rows, int in_w, const Res
   // four 128-bit pixel loads costs 3 shuffles a tap (all on one port),
   // which made the 512-bit kernel slower than the 256-bit one.
   const hn::CappedTag<float, 8> d;
-  constexpr int kVecRows = static_cast<int>(hn::MaxLanes(decltype(d)()) / 4);
-  static_assert(kFloatLanes >= 4 && kGroupVectors * kVecRows <= kMaxGroupRows, "target lanes");
+  constexpr int kVecRows = static_cast<int>(hn::MaxLanes(decltype(d)()) / 4);  // 1 on SSE4, else 2
+  constexpr int kGroupVectors = 4;  // vectors of rows per loop over the taps
+  static_assert(kVecRows >= 1 && kGroupVectors * kVecRows <= kMaxGroupRows, "target lanes");
   const hn::CappedTag<float, 4> d4;
   const size_t out_row = static_cast<size_t>(out_w) * 3;
   int y = 0;

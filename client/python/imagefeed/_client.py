@@ -144,7 +144,7 @@ class _Connection:
                 self.native = _native.Channel(target, list(options),
                                               None if credentials is None else (root_certificates or b""))
             except (RuntimeError, TypeError, ValueError, OverflowError):
-                self.native = None  # e.g. a channel option gRPC C++ cannot take: grpcio serves
+                pass  # e.g. a channel option gRPC C++ cannot take: grpcio serves
         if self.native is not None:
             self.stream_batches = self._native_stream_batches
         else:

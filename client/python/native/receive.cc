@@ -31,7 +31,6 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
