@@ -263,12 +263,39 @@ ResizeScratch& ThreadScratch() {
   return scratch;
 }
 
-// Horizontal-first is PIL's order and gives today's results. Its
-// intermediate, out_w x in_h, exceeds both the source and the output only
-// when the width grows while the height shrinks (1 x 99,000,000 -> 224 x
-// 224 would need 224 x 99,000,000); vertical-first then needs in_w x out_h,
-// less than either. So the intermediate never exceeds max(source, output).
-bool VerticalFirst(int in_w, int in_h, int out_w, int out_h) { return out_w > in_w && in_h > out_h; }
+// The order of the two separable passes, from the sizes alone (so the
+// reference and the SIMD path always agree).
+//
+// Memory first: the intermediate image is out_w x in_h horizontal-first and
+// in_w x out_h vertical-first. Horizontal-first is not allowed when the
+// width grows while the height shrinks (1 x 99,000,000 -> 224 x 224 would
+// need 224 x 99,000,000); vertical-first is not allowed when the height
+// grows while the width shrinks, nor when it would keep more than
+// kMaxVerticalFirstShrink output widths of columns. So the intermediate never
+// exceeds max(source, output), and ResizeScratchBytes bounds it.
+//
+// Then cost: a pass costs its rows (or columns) times its taps; a tap of the
+// horizontal pass costs kHorizontalTapCost taps of the vertical one (strided
+// pixel loads against whole-vector row loads; measured in a profile of the
+// resize recipe). Shrinking 500x400 photos to 224x224, vertical-first takes
+// 0.65-0.75 of the time of horizontal-first (kernels_bench BM_Resize).
+constexpr int kMaxVerticalFirstShrink = 4;
+constexpr double kHorizontalTapCost = 2.5;
+
+// Taps per output of one axis: the filter's support on both sides, plus one.
+double TapsPerOutput(double box_len, int out) { return 2.0 * std::max(box_len / out, 1.0) + 1.0; }
+
+bool VerticalFirst(int in_w, int in_h, const SampleBox& box, int out_w, int out_h) {
+  const bool horizontal_ok = in_h <= out_h || out_w <= in_w;
+  const bool vertical_ok =
+      in_w <= out_w || (out_h <= in_h && in_w <= static_cast<int64_t>(kMaxVerticalFirstShrink) * out_w);
+  if (!horizontal_ok || !vertical_ok) return !horizontal_ok;
+  const double x_taps = out_w * TapsPerOutput(box.width, out_w);
+  const double y_taps = out_h * TapsPerOutput(box.height, out_h);
+  const double horizontal_first = kHorizontalTapCost * in_h * x_taps + static_cast<double>(out_w) * y_taps;
+  const double vertical_first = static_cast<double>(in_w) * y_taps + kHorizontalTapCost * out_h * x_taps;
+  return vertical_first < horizontal_first;
+}
 
 template <typename T>
 void ConvertToFloat(const T* src, size_t src_stride, int w, int h, int channels, float inv, float* dst) {
@@ -295,7 +322,7 @@ void ResizeReference(const T* src, size_t src_stride, int in_w, int in_h, int ch
     ResizeScratch& s = ThreadScratch();
     s.cx.Compute(in_w, box.x, box.width, out_w);
     s.cy.Compute(in_h, box.y, box.height, out_h);
-    if (VerticalFirst(in_w, in_h, out_w, out_h)) {
+    if (VerticalFirst(in_w, in_h, box, out_w, out_h)) {
       const size_t row_len = static_cast<size_t>(in_w) * channels;
       ResizeForOverwrite(&s.tmp, row_len * out_h);
       VerticalPass(src, src_stride, row_len, s.cy, s.tmp.data());
@@ -379,7 +406,7 @@ bool ResizeFast(const T* src, size_t src_stride, int in_w, int in_h, int channel
   s.cy.Compute(in_h, box.y, box.height, out_h);
   if (!s.cx.stored() || !s.cy.stored()) return false;
   dst->Reset(out_w, out_h, channels);
-  if (VerticalFirst(in_w, in_h, out_w, out_h)) {
+  if (VerticalFirst(in_w, in_h, box, out_w, out_h)) {
     const size_t row_len = static_cast<size_t>(in_w) * channels;
     // One more float: HorizontalPass3 reads one past a float row's last pixel.
     ResizeForOverwrite(&s.tmp, row_len * out_h + 1);
@@ -414,9 +441,11 @@ void WithRegion(const Image& src, int x, int y, Fn&& fn) {
 size_t ResizeScratchBytes(int max_width, int max_height, int channels, int out_width, int out_height) {
   const size_t w = max_width, h = max_height, ow = out_width, oh = out_height;
   // A w' x h' region (w' <= w, h' <= h) needs w' * oh pixels vertical-first
-  // (then w' < ow), or ow * h' horizontal-first (then h' <= oh or ow <= w').
+  // (then w' <= ow, or oh <= h' and w' <= kMaxVerticalFirstShrink * ow), or
+  // ow * h' horizontal-first (then h' <= oh or ow <= w'): VerticalFirst.
   size_t pixels = std::max(std::min(w, ow) * oh, ow * std::min(h, oh));
   if (ow <= w) pixels = std::max(pixels, ow * h);
+  if (oh <= h) pixels = std::max(pixels, std::min(w, kMaxVerticalFirstShrink * ow) * oh);
   // The SIMD horizontal pass's rows (it runs only up to kMaxRowWidth) and
   // the float it may read past the intermediate image.
   const size_t simd_rows =
