@@ -8,9 +8,11 @@
 // foreach_target.h must come first.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "server/transform/simd_kernels.h"
 
@@ -307,6 +309,32 @@ HWY_INLINE void PixelChannels(const float* p, float* v) {
   }
 }
 
+// Float32 slots are written with non-temporal stores, which do not read
+// each cache line before writing it: a batch (38.5 MB of 64 samples at
+// 224x224) is far larger than the caches and is sent long after, so every
+// ordinary store missed and first read its line from memory.
+// kernels_bench BM_WriteIntoBatch measures it. Only whole vectors stream
+// (Highway's Stream of a partial vector writes 16 bytes), so uint8 slots
+// keep ordinary stores. Returns the first element index from which `dst`
+// is vector-aligned (dst + head), or `n` if it never is.
+template <class D, typename T>
+size_t StreamHead(D d, const T* dst, size_t n) {
+  const size_t bytes = hn::Lanes(d) * sizeof(T);
+  const size_t mis = reinterpret_cast<uintptr_t>(dst) % bytes;
+  if (mis == 0) return 0;
+  if (mis % sizeof(T) != 0) return n;
+  return std::min(n, (bytes - mis) / sizeof(T));
+}
+
+template <class D, typename T>
+HWY_INLINE void StoreSlot(hn::Vec<D> v, D d, T* HWY_RESTRICT p, bool stream) {
+  if (stream) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
+}
+
 template <int kSrc, int kOut, SlotType kType>
 void WriteSlotT(const float* HWY_RESTRICT src, size_t pixels, const SlotWrite& how, void* dst_void) {
   using Store = SlotStore<kType>;
@@ -320,7 +348,28 @@ void WriteSlotT(const float* HWY_RESTRICT src, size_t pixels, const SlotWrite& h
     scale[c] = hn::Set(df, how.scale[c]);
     offset[c] = hn::Set(df, how.offset[c]);
   }
-  size_t i = 0;
+  auto scalar = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      float v[3];
+      PixelChannels<kSrc, kOut>(src + i * kSrc, v);
+      for (int c = 0; c < kOut; ++c) {
+        const T q = Store::Scalar(how.scale[c] * v[c] + how.offset[c]);
+        dst[how.planar ? c * pixels + i : i * kOut + c] = q;
+      }
+    }
+  };
+  // Planes stream when they share one alignment (whole vectors apart).
+  size_t head = 0;
+  bool stream = false;
+  if constexpr (kType == SlotType::kFloat32) {
+    if (how.planar && (kOut == 1 || pixels % N == 0)) {
+      head = StreamHead(df, dst, pixels);
+      stream = head < pixels;
+    }
+  }
+  if (!stream) head = 0;
+  scalar(0, head);
+  size_t i = head;
   for (; i + N <= pixels; i += N) {
     const float* p = src + i * kSrc;
     hn::Vec<decltype(df)> v[3];
@@ -337,21 +386,15 @@ void WriteSlotT(const float* HWY_RESTRICT src, size_t pixels, const SlotWrite& h
     hn::Vec<decltype(dt)> q[kOut];
     for (int c = 0; c < kOut; ++c) q[c] = Store::Convert(df, hn::Add(hn::Mul(scale[c], v[c]), offset[c]));
     if (how.planar) {
-      for (int c = 0; c < kOut; ++c) hn::StoreU(q[c], dt, dst + c * pixels + i);
+      for (int c = 0; c < kOut; ++c) StoreSlot(q[c], dt, dst + c * pixels + i, stream);
     } else if constexpr (kOut == 3) {
       hn::StoreInterleaved3(q[0], q[1], q[2], dt, dst + 3 * i);
     } else {
       hn::StoreU(q[0], dt, dst + i);
     }
   }
-  for (; i < pixels; ++i) {
-    float v[3];
-    PixelChannels<kSrc, kOut>(src + i * kSrc, v);
-    for (int c = 0; c < kOut; ++c) {
-      const T q = Store::Scalar(how.scale[c] * v[c] + how.offset[c]);
-      dst[how.planar ? c * pixels + i : i * kOut + c] = q;
-    }
-  }
+  scalar(i, pixels);
+  if (stream) hwy::FlushStream();
 }
 
 // Interleaved output of the source's channels with one scale and offset
@@ -366,9 +409,14 @@ void WriteFlat(const float* HWY_RESTRICT src, size_t n, float scale, float offse
   const hn::Rebind<T, decltype(df)> dt;
   const size_t N = hn::Lanes(df);
   const auto vs = hn::Set(df, scale), vo = hn::Set(df, offset);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(Store::Convert(df, hn::Add(hn::Mul(vs, hn::LoadU(df, src + i)), vo)), dt, dst + i);
+  const bool stream = kType == SlotType::kFloat32 && StreamHead(df, dst, n) < n;
+  size_t i = stream ? StreamHead(df, dst, n) : 0;
+  for (size_t k = 0; k < i; ++k) dst[k] = Store::Scalar(scale * src[k] + offset);
+  for (; i + N <= n; i += N) {
+    StoreSlot(Store::Convert(df, hn::Add(hn::Mul(vs, hn::LoadU(df, src + i)), vo)), dt, dst + i, stream);
+  }
   for (; i < n; ++i) dst[i] = Store::Scalar(scale * src[i] + offset);
+  if (stream) hwy::FlushStream();
 }
 
 template <SlotType kType>
