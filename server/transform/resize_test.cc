@@ -101,7 +101,9 @@ std::vector<double> SeparableReference(const Image& img, int ow, int oh) {
     const double scale = static_cast<double>(n) / out, support = std::max(scale, 1.0);
     for (int o = 0; o < out; ++o) {
       double total = 0;
-      for (int i = 0; i < n; ++i) total += w[o][i] = std::max(0.0, 1.0 - std::fabs(i + 0.5 - (o + 0.5) * scale) / support);
+      for (int i = 0; i < n; ++i) {
+        total += w[o][i] = std::max(0.0, 1.0 - std::fabs(i + 0.5 - (o + 0.5) * scale) / support);
+      }
       for (double& v : w[o]) v /= total;
     }
     return w;
@@ -113,7 +115,8 @@ std::vector<double> SeparableReference(const Image& img, int ow, int oh) {
     for (int o = 0; o < ow; ++o) {
       for (int x = 0; x < w; ++x) {
         if (wx[o][x] == 0) continue;
-        for (int k = 0; k < c; ++k) rows[(y * ow + o) * c + k] += wx[o][x] * img.data[(static_cast<size_t>(y) * w + x) * c + k];
+        const uint8_t* px = img.data.data() + (static_cast<size_t>(y) * w + x) * c;
+        for (int k = 0; k < c; ++k) rows[(static_cast<size_t>(y) * ow + o) * c + k] += wx[o][x] * px[k];
       }
     }
   }

@@ -171,35 +171,45 @@ TEST(SimdKernelsTest, NormalizeAndUint8EqualReferenceInEveryModeAndLayout) {
   });
 }
 
+// One sample written into a slot `byte_offset` bytes past a 64-byte boundary,
+// with guard bytes around it: the reference's values, nothing outside.
+void ExpectSlotWriteAt(const FloatImage& img, int oc, const NormalizeParams& p, size_t byte_offset) {
+  const size_t n = img.data.size() / img.channels * oc;
+  std::vector<float> ref(n);
+  NormalizeIntoReference(img, oc, p, TensorLayout::kNCHW, ref.data());
+  constexpr size_t kGuard = 64;
+  std::vector<uint8_t> buf(n * sizeof(float) + 2 * kGuard + 64, 0xA5);
+  const size_t base = (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  uint8_t* slot = buf.data() + base + kGuard + byte_offset;
+  NormalizeInto(img, oc, p, TensorLayout::kNCHW, reinterpret_cast<float*>(slot));
+  ASSERT_EQ(0, std::memcmp(slot, ref.data(), n * sizeof(float)));
+  for (size_t k = 0; k < buf.size(); ++k) {
+    if (buf.data() + k < slot || buf.data() + k >= slot + n * sizeof(float)) {
+      ASSERT_EQ(buf[k], 0xA5) << "byte " << k << " outside the slot";
+    }
+  }
+}
+
 TEST(SimdKernelsTest, Float32SlotsAtAnyAlignmentEqualReferenceAndStayInBounds) {
   // Float32 slots are written with streaming stores from the first
-  // vector-aligned element: every misalignment of the slot and plane sizes that are and are not whole vectors must give
-  // the reference's values and leave the bytes around the slot alone.
+  // vector-aligned element: every float offset from a 64-byte boundary,
+  // planes that are and are not whole vectors, per-channel planes
+  // (standardize) and one element-wise map (rescale).
   ForEachTarget([] {
     std::mt19937 rng(15);
     for (const auto& [w, h] : std::vector<std::pair<int, int>>{{16, 16}, {32, 8}, {37, 11}, {64, 64}, {3, 1}}) {
       for (int sc : {1, 3}) {
         for (int oc : {1, 3}) {
-          const FloatImage img = RandomFloatImage(rng, w, h, sc);
-          NormalizeParams p;
-          p.mode = NormalizeMode::kStandardize;
-          p.mean = {0.485, 0.456, 0.406};
-          p.std = {0.229, 0.224, 0.225};
-          const size_t n = static_cast<size_t>(w) * h * oc;
-          std::vector<float> ref(n);
-          NormalizeIntoReference(img, oc, p, TensorLayout::kNCHW, ref.data());
-          constexpr size_t kGuard = 64;
-          for (size_t byte_offset = 0; byte_offset <= 64; byte_offset += sizeof(float)) {
-            std::vector<uint8_t> buf(n * sizeof(float) + 2 * kGuard + 64, 0xA5);
-            const size_t base = (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;  // 64-byte aligned
-            uint8_t* slot = buf.data() + base + kGuard + byte_offset;
-            NormalizeInto(img, oc, p, TensorLayout::kNCHW, reinterpret_cast<float*>(slot));
-            ASSERT_EQ(0, std::memcmp(slot, ref.data(), n * sizeof(float)))
-                << w << "x" << h << " c" << sc << "->" << oc << " offset " << byte_offset;
-            for (size_t k = 0; k < buf.size(); ++k) {
-              if (buf.data() + k < slot || buf.data() + k >= slot + n * sizeof(float)) {
-                ASSERT_EQ(buf[k], 0xA5) << "byte " << k << " outside the slot, offset " << byte_offset;
-              }
+          for (NormalizeMode mode : {NormalizeMode::kStandardize, NormalizeMode::kRescale}) {
+            const FloatImage img = RandomFloatImage(rng, w, h, sc);
+            NormalizeParams p;
+            p.mode = mode;
+            p.mean = {0.485, 0.456, 0.406};
+            p.std = {0.229, 0.224, 0.225};
+            for (size_t offset = 0; offset <= 64; offset += sizeof(float)) {
+              SCOPED_TRACE(testing::Message() << w << "x" << h << " c" << sc << "->" << oc << " mode "
+                                              << static_cast<int>(mode) << " offset " << offset);
+              ExpectSlotWriteAt(img, oc, p, offset);
             }
           }
         }
