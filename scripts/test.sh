@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite through ctest:
-#   1. Release build: every test (unit, conformance, integration, python).
+#   1. Release build: every test (unit, conformance, integration, python; the Python client's
+#      native module also under gcc's TSan, python_native_tsan_test).
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build (gcc): the unit tests.
 #   3. libFuzzer build (clang): each fuzzer for FUZZ_SECONDS (default 30; longer runs in the README).
 #   4. clang + ThreadSanitizer build: every server and client target compiles with

@@ -84,9 +84,12 @@ class Server:
         self.stderr = tempfile.TemporaryFile()
         # A short drain: a test that stopped reading may leave a stream open, and the
         # default 30 s drain would then outlast stop()'s wait.
+        # Without the sanitizer runtime the TSan test preloads into this interpreter
+        # (python_native_tsan_test): the server binary is not built for it.
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "TSAN_OPTIONS")}
         self.proc = subprocess.Popen([SERVER_BIN, "--listen=127.0.0.1:0", f"--cache_dir={cache_dir}",
                                       "--threads=2", "--drain_seconds=2"] + list(args),
-                                     stdout=subprocess.PIPE, stderr=self.stderr)
+                                     stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline().decode().strip() if ready else ""
         prefix = "imagefeed-server listening on "
