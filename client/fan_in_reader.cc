@@ -1,6 +1,7 @@
 #include "client/fan_in_reader.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -129,11 +130,26 @@ v1::StreamBatchesRequest FanInReader::NextRequest() const {
 absl::StatusOr<std::vector<std::string>> FanInReader::DescribeAll(const v1::StreamBatchesRequest& request,
                                                                   std::vector<std::string> addresses,
                                                                   bool first_start) {
+  // Every server at once: k stopped servers cost one describe deadline, not k.
+  const int64_t timeout_ms =
+      std::min(client_->fan_in_options().describe_timeout, client_->fan_in_options().progress_timeout).count();
+  std::vector<absl::StatusOr<v1::StreamDescription>> answers(addresses.size());
+  {
+    std::vector<std::thread> calls;
+    for (size_t i = 1; i < addresses.size(); ++i) {
+      ImageFeedClient* server = &client_->Server(addresses[i]);
+      calls.emplace_back([&answers, &request, server, i, timeout_ms] {
+        answers[i] = server->DescribeStream(request, timeout_ms);
+      });
+    }
+    if (!addresses.empty()) answers[0] = client_->Server(addresses[0]).DescribeStream(request, timeout_ms);
+    for (std::thread& t : calls) t.join();
+  }
   std::vector<std::string> live;
   std::vector<v1::StreamDescription> descriptions;
-  for (const std::string& address : addresses) {
-    absl::StatusOr<v1::StreamDescription> d = client_->Server(address).DescribeStream(
-        request, std::min(client_->fan_in_options().describe_timeout, client_->fan_in_options().progress_timeout).count());
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const std::string& address = addresses[i];
+    absl::StatusOr<v1::StreamDescription>& d = answers[i];
     if (!d.ok() && d.status().code() == absl::StatusCode::kUnimplemented) d = v1::StreamDescription();
     if (!d.ok()) {
       if (IsFailoverError(d.status())) {

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -25,7 +27,9 @@
 #include "absl/strings/str_cat.h"
 #include "client/cursor_token.h"
 #include "client/fan_in_reader.h"
+#include "common/mutex.h"
 #include "common/test_support.h"
+#include "imagefeed/v1/imagefeed.grpc.pb.h"
 #include "tests/test_server.h"
 
 extern char** environ;
@@ -35,6 +39,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // One imagefeed-server process serving `dataset_root` as dataset "d".
 class ServerProcess {
@@ -413,6 +418,71 @@ TEST_F(FanInTest, AllServersGoneFailsInBoundedTimeNamingEach) {
   EXPECT_LT(seconds, 15);  // failover_timeout 3 s plus one backoff; never a hang
   EXPECT_FALSE(got.cursor.empty());
   std::cout << "[ measured ] all servers killed: error after " << seconds << " s (failover_timeout 3 s)\n";
+}
+
+// Where the fake servers' DescribeStream handlers meet: a handler waits up
+// to `wait` for the other one to be called too.
+class MeetingPoint {
+ public:
+  bool Arrive(int callers, std::chrono::milliseconds wait) {
+    MutexLock lock(&mu_);
+    ++arrived_;
+    cv_.SignalAll();
+    const Clock::time_point end = Clock::now() + wait;
+    while (arrived_ < callers && Clock::now() < end) cv_.WaitFor(&mu_, end - Clock::now());
+    return arrived_ >= callers;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  int arrived_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A server that answers DescribeStream UNAVAILABLE, saying whether the other
+// fake was asked while it waited ("met") or not ("alone"); nothing else.
+class MeetingService final : public v1::ImageFeed::Service {
+ public:
+  explicit MeetingService(MeetingPoint* point) : point_(point) {}
+  grpc::Status DescribeStream(grpc::ServerContext*, const v1::StreamBatchesRequest*,
+                              v1::StreamDescription*) override {
+    const bool met = point_->Arrive(2, std::chrono::milliseconds(2000));
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, met ? "met the other server" : "alone");
+  }
+
+ private:
+  MeetingPoint* point_;
+};
+
+// Two servers that do not answer for 2 s are both asked at once: a client
+// that asked one after the other would find each alone (and wait 2 s per
+// stopped server before failing over).
+TEST(FanInDescribeTest, EveryServerIsDescribedAtOnce) {
+  MeetingPoint point;
+  MeetingService a(&point), b(&point);
+  std::vector<std::unique_ptr<grpc::Server>> servers;
+  std::vector<std::string> addresses;
+  for (MeetingService* service : {&a, &b}) {
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service);
+    servers.push_back(builder.BuildAndStart());
+    ASSERT_NE(servers.back(), nullptr);
+    addresses.push_back(absl::StrCat("127.0.0.1:", port));
+  }
+  FanInOptions o = Fast();
+  o.failover_timeout = std::chrono::milliseconds(500);
+  o.describe_timeout = std::chrono::milliseconds(10000);
+  FanInClient client(addresses, {}, o);
+  const ReadResult got = ReadAll(client, Request(4, 8));
+  EXPECT_EQ(got.status.code(), absl::StatusCode::kUnavailable) << got.status;
+  EXPECT_TRUE(got.batches.empty());
+  for (const std::string& address : addresses) {
+    EXPECT_THAT(std::string(got.status.message()), HasSubstr(address + ": met the other server"));
+  }
+  EXPECT_THAT(std::string(got.status.message()), Not(HasSubstr("alone")));
+  for (auto& server : servers) server->Shutdown();
 }
 
 TEST_F(FanInTest, AThousandCancelsLeaveThreadsAndMemoryFlat) {

@@ -15,6 +15,7 @@ the slots read round-robin (as an in-order DataLoader does) again give the one-s
 stream.
 """
 
+import concurrent.futures
 import threading
 import time
 
@@ -118,6 +119,23 @@ def _unavailable_error(client, addresses, health, why):
                           ",".join(names), "StreamBatches")
 
 
+def _describe_all(client, addresses, request):
+    """(address, StreamDescription or ImageFeedError) of DescribeStream on every server, all
+    asked at once: k stopped servers cost one describe deadline, not k."""
+    from imagefeed._client import ImageFeedError  # noqa: PLC0415 (import cycle)
+
+    def describe(address):
+        try:
+            return client._describe_on(address, request)
+        except ImageFeedError as err:
+            return err
+
+    if len(addresses) == 1:
+        return [(addresses[0], describe(addresses[0]))]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+        return list(zip(addresses, pool.map(describe, addresses)))
+
+
 def run(client, request, state, slot_index=0, slot_count=1):
     """Generator of Batch: the rank's stream of `request` (a StreamBatchesRequest with
     start or resume set) over the client's servers, with failover."""
@@ -164,21 +182,19 @@ def run(client, request, state, slot_index=0, slot_count=1):
         attempt.fan_in_index = offset
 
         # Validate on every server and check they serve the same dataset.
-        failed = None
-        fingerprints = []
-        for address in live:
-            try:
-                d = client._describe_on(address, attempt)
-            except ImageFeedError as err:
-                if err.code not in TRANSPORT_CODES:
-                    raise
-                failed = (address, err.details)
-                break
-            fingerprints.append((address, d.dataset_fingerprint))
-        if failed is not None:
+        fingerprints, failed = [], []
+        for address, d in _describe_all(client, live, attempt):
+            if isinstance(d, ImageFeedError):
+                if d.code not in TRANSPORT_CODES:
+                    raise d
+                failed.append((address, d.details))
+            else:
+                fingerprints.append((address, d.dataset_fingerprint))
+        if failed:
             outage_since = outage_since if outage_since is not None else now
-            health.setdefault(failed[0], _Health()).failed(failed[1], time.monotonic())
-            state.failovers.append(failed)
+            for address, why in failed:
+                health.setdefault(address, _Health()).failed(why, time.monotonic())
+                state.failovers.append((address, why))
             continue
         if expected_fp is None:
             expected_fp = fingerprints[0]

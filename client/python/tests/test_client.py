@@ -316,6 +316,45 @@ def test_fan_in_resumes_from_the_stream_cursor(server, server2):
         client.batches("tiny", resume="ifx")
 
 
+class _MeetingServicer(pb_grpc.ImageFeedServicer):
+    """Answers DescribeStream UNAVAILABLE after waiting up to 2 s for the other server of
+    the pair to be asked too: "met the other server" if it was, else "alone"."""
+
+    def __init__(self, point):
+        self.point = point
+
+    def DescribeStream(self, request, context):
+        with self.point["cv"]:
+            self.point["arrived"] += 1
+            self.point["cv"].notify_all()
+            met = self.point["cv"].wait_for(lambda: self.point["arrived"] >= 2, timeout=2.0)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "met the other server" if met else "alone")
+
+
+def test_fan_in_describes_every_server_at_once():
+    # Two servers that do not answer for 2 s: asked one after the other, each would be
+    # alone (and a restart would wait 2 s per stopped server before failing over).
+    point = {"cv": threading.Condition(), "arrived": 0}
+    grpc_servers, addresses = [], []
+    for _ in range(2):
+        grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        pb_grpc.add_ImageFeedServicer_to_server(_MeetingServicer(point), grpc_server)
+        addresses.append(f"127.0.0.1:{grpc_server.add_insecure_port('127.0.0.1:0')}")
+        grpc_server.start()
+        grpc_servers.append(grpc_server)
+    try:
+        client = imagefeed.Client(addresses, failover_timeout=0.5, timeout=10.0)
+        with pytest.raises(imagefeed.ImageFeedError) as err:
+            next(client.batches("tiny", batch_size=2))
+    finally:
+        for grpc_server in grpc_servers:
+            grpc_server.stop(None)
+    assert err.value.code == grpc.StatusCode.UNAVAILABLE
+    for address in addresses:
+        assert f"{address}: " in str(err.value)
+    assert str(err.value).count("met the other server") == 2 and "alone" not in str(err.value)
+
+
 def test_fan_in_refuses_servers_that_disagree(server, start_server, tmp_path):
     os.makedirs(tmp_path / "other" / "ant")
     (tmp_path / "other" / "ant" / "a.png").write_bytes(png_bytes(expected_image(0)))
