@@ -6,7 +6,9 @@
 #     finds the port in the server's --listen flag) and serves `demo`, asked with the CLI inside;
 #   - the container runs as a non-root user; the HEALTHCHECK instruction survives into the image and
 #     passes (podman healthcheck run);
-#   - SIGTERM (podman stop) ends it with exit code 0.
+#   - SIGTERM (podman stop) ends it with exit code 0;
+#   - the example trainer stage (--target trainer) builds, and its Python client streams the demo
+#     dataset from that server through the native receive path.
 # Exits 77 (ctest SKIP_RETURN_CODE) when docker_check.sh is absent, not root, or podman is unusable.
 # Env: DOCKER_CHECK (path of docker_check.sh), JOBS (compile jobs in the image build, default 2).
 set -euo pipefail
@@ -67,6 +69,25 @@ check "HEALTHCHECK instruction in the image" sh -c "$(printf '%q ' "${P[@]}") im
 check "imagefeed-server is the entrypoint" sh -c "$(printf '%q ' "${P[@]}") image inspect \
   --format '{{json .Config.Entrypoint}}' $DC_IMAGE | grep -qx '\[\"imagefeed-server\"\]'"
 check "HEALTHCHECK passes" "${P[@]}" healthcheck run "$DC_CONTAINER"
+# The example trainer stage (--target trainer, same build cache): its Python client streams demo
+# from the server above through the native receive path (imagefeed._native), not grpcio.
+TRAINER=localhost/imagefeed:docker-test-trainer
+TRAINER_LOG=$(mktemp)
+trap '"${P[@]}" rm -f -t 1 "$DC_CONTAINER" >/dev/null 2>&1 || true; rm -f "$STATE" "$TRAINER_LOG"' EXIT
+if "${P[@]}" build --pull=never --network host -f "$CHECKOUT/docker/Dockerfile" --target trainer \
+     --build-arg "JOBS=${JOBS:-2}" -t "$TRAINER" "$CHECKOUT" >"$TRAINER_LOG" 2>&1; then
+  check "trainer image streams demo through the native receive path" "${P[@]}" run --rm --network host \
+    "$TRAINER" python3 -c '
+import sys, imagefeed
+client = imagefeed.Client(sys.argv[1], transport="grpc")
+assert client._conn(sys.argv[1]).native is not None, "imagefeed._native not used"
+n = sum(len(b.labels) for b in client.batches("demo", batch_size=8, size=32))
+assert n > 0, "no samples"
+print(n, "samples")' "127.0.0.1:$PORT"
+else
+  echo "FAIL: trainer image build: $(tail -n 20 "$TRAINER_LOG")"
+  fail=1
+fi
 # (podman without systemd logs an error about healthcheck timers on stop: noise)
 "${P[@]}" stop -t 10 "$DC_CONTAINER" >/dev/null 2>&1
 code=$("${P[@]}" container inspect --format '{{.State.ExitCode}}' "$DC_CONTAINER")
