@@ -409,8 +409,9 @@ void WriteFlat(const float* HWY_RESTRICT src, size_t n, float scale, float offse
   const hn::Rebind<T, decltype(df)> dt;
   const size_t N = hn::Lanes(df);
   const auto vs = hn::Set(df, scale), vo = hn::Set(df, offset);
-  const bool stream = kType == SlotType::kFloat32 && StreamHead(df, dst, n) < n;
-  size_t i = stream ? StreamHead(df, dst, n) : 0;
+  const size_t head = kType == SlotType::kFloat32 ? StreamHead(df, dst, n) : n;
+  const bool stream = head < n;
+  size_t i = stream ? head : 0;
   for (size_t k = 0; k < i; ++k) dst[k] = Store::Scalar(scale * src[k] + offset);
   for (; i + N <= n; i += N) {
     StoreSlot(Store::Convert(df, hn::Add(hn::Mul(vs, hn::LoadU(df, src + i)), vo)), dt, dst + i, stream);
