@@ -11,6 +11,9 @@
 //   train_sample[_full]   DecodeAndResize + WriteSample (RandomResizedCrop 224 +
 //                         flip, standardize, float32) with partial decoding, or not
 //   center_sample[_full]  the same with the shorter-side centre crop (224)
+//   resize_sample[_rgb]   the same stretched to 224 x 224 (the resize recipe),
+//                         from the YCbCr planes or from the RGB decode
+// and how far the YCbCr-plane resize moves the resize recipe's output.
 #include <time.h>
 
 #include <algorithm>
@@ -83,6 +86,36 @@ std::vector<double> MsPerImage(const std::vector<Sample>& samples, int repeats, 
   return mean;
 }
 
+// Differences of a fast path's outputs from the reference path's, over
+// the samples that took the fast path.
+struct Differences {
+  double sum_abs = 0, sum_sq = 0, worst_psnr = 1e9;
+  float max_abs = 0;
+  size_t values = 0, over_2 = 0;
+  int samples = 0;
+
+  void Add(const FloatImage& fast, const FloatImage& reference) {
+    ++samples;
+    double sq = 0;
+    for (size_t k = 0; k < fast.data.size(); ++k) {
+      const float d = std::fabs(fast.data[k] - reference.data[k]);
+      sum_abs += d;
+      sq += double{d} * d;
+      max_abs = std::max(max_abs, d);
+      over_2 += d > 2.0f;
+    }
+    sum_sq += sq;
+    values += fast.data.size();
+    worst_psnr = std::min(worst_psnr, 10 * std::log10(255.0 * 255.0 / std::max(sq / fast.data.size(), 1e-12)));
+  }
+
+  void Print(const char* what, int size, size_t of) const {
+    std::printf("%s %3d: %3d of %zu; mean |diff| %.3f, max %.1f, > 2 levels %.3f %%, PSNR %.1f dB (worst %.1f)\n",
+                what, size, samples, of, sum_abs / values, max_abs, 100.0 * over_2 / values,
+                10 * std::log10(255.0 * 255.0 / (sum_sq / values)), worst_psnr);
+  }
+};
+
 // How far DCT-scaled decodes move the train recipe's output: DecodeAndResize
 // (RandomResizedCrop to size x size) with partial decoding against the full
 // decode, over the samples whose crop is decoded scaled.
@@ -93,34 +126,44 @@ void ReportScaledTolerance(const std::vector<Sample>& samples, int size) {
   SampleTransform full = partial;
   full.decode.partial_jpeg = false;
   FloatImage a, b;
-  double sum_abs = 0, sum_sq = 0, worst_psnr = 1e9;
-  float max_abs = 0;
-  size_t values = 0;
-  int scaled = 0;
+  Differences diff;
   for (size_t i = 0; i < samples.size(); ++i) {
-    if (!DecodeAndResize(samples[i].bytes, partial, static_cast<int64_t>(i), &a).ok() ||
-        !DecodeAndResize(samples[i].bytes, full, static_cast<int64_t>(i), &b).ok() || a.data == b.data) {
-      continue;
+    if (DecodeAndResize(samples[i].bytes, partial, static_cast<int64_t>(i), &a).ok() &&
+        DecodeAndResize(samples[i].bytes, full, static_cast<int64_t>(i), &b).ok() && a.data != b.data) {
+      diff.Add(a, b);
     }
-    ++scaled;
-    double sq = 0;
-    for (size_t k = 0; k < a.data.size(); ++k) {
-      const float d = std::fabs(a.data[k] - b.data[k]);
-      sum_abs += d;
-      sq += double{d} * d;
-      max_abs = std::max(max_abs, d);
-    }
-    sum_sq += sq;
-    values += a.data.size();
-    worst_psnr = std::min(worst_psnr, 10 * std::log10(255.0 * 255.0 / (sq / a.data.size())));
   }
-  if (scaled == 0) {
+  if (diff.samples == 0) {
     std::printf("rrc %d: no sample decoded scaled\n", size);
     return;
   }
-  std::printf("rrc %3d: %3d of %zu scaled; vs full decode: mean |diff| %.3f, max %.1f, PSNR %.1f dB (worst %.1f)\n",
-              size, scaled, samples.size(), sum_abs / values, max_abs,
-              10 * std::log10(255.0 * 255.0 / (sum_sq / values)), worst_psnr);
+  diff.Print("rrc, scaled vs full decode", size, samples.size());
+}
+
+// How far the YCbCr-plane resize moves the resize recipe's output (stretch
+// to size x size): DecodeAndResize with and without DecodeOptions::
+// jpeg_ycc_resize, over the samples that take that path.
+void ReportYccTolerance(const std::vector<Sample>& samples, int size) {
+  SampleTransform ycc;
+  ycc.out_width = ycc.out_height = size;
+  ycc.augment.resize_mode = ResizeMode::kStretch;
+  SampleTransform rgb = ycc;
+  rgb.decode.jpeg_ycc_resize = false;
+  FloatImage a, b;
+  Differences diff;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    ThreadSampleScratch().ycc.width = 0;  // set again only by the YCbCr-plane path
+    if (DecodeAndResize(samples[i].bytes, ycc, static_cast<int64_t>(i), &a).ok() &&
+        ThreadSampleScratch().ycc.width != 0 &&
+        DecodeAndResize(samples[i].bytes, rgb, static_cast<int64_t>(i), &b).ok()) {
+      diff.Add(a, b);
+    }
+  }
+  if (diff.samples == 0) {
+    std::printf("ycc %d: no sample took the YCbCr-plane path\n", size);
+    return;
+  }
+  diff.Print("resize, YCbCr planes vs RGB decode", size, samples.size());
 }
 
 int Main(int argc, char** argv) {
@@ -159,10 +202,12 @@ int Main(int argc, char** argv) {
   // standardize into a float32 slot), partial decoding on and off.
   FloatImage resized;
   std::vector<uint8_t> slot;
-  auto recipe = [&](const char* name, bool random_crop, bool partial) {
+  auto recipe = [&](const char* name, bool random_crop, bool partial, ResizeMode mode = ResizeMode::kShorterSide,
+                    bool ycc = true) {
     SampleTransform t;
     t.out_width = t.out_height = 224;
-    t.augment.resize_mode = ResizeMode::kShorterSide;
+    t.augment.resize_mode = mode;
+    t.decode.jpeg_ycc_resize = ycc;
     t.augment.random_resized_crop = random_crop;
     t.augment.random_flip = random_crop;
     t.normalize.mode = NormalizeMode::kStandardize;
@@ -180,6 +225,8 @@ int Main(int argc, char** argv) {
   recipe("train_sample", true, true);
   recipe("center_sample_full", false, false);
   recipe("center_sample", false, true);
+  recipe("resize_sample_rgb", false, true, ResizeMode::kStretch, false);
+  recipe("resize_sample", false, true, ResizeMode::kStretch, true);
   const std::vector<double> ms = MsPerImage(samples, repeats, paths);
   std::printf("%zu JPEGs, one thread, CPU time, best of %d per image\n%-18s %8s %8s\n", samples.size(), repeats,
               "path", "ms/img", "vs full");
@@ -188,6 +235,7 @@ int Main(int argc, char** argv) {
   for (const Sample& s : samples) scaled += JpegScaleDenom(s.crop.width, s.crop.height, 224, 224) > 1;
   std::printf("rrc crops decoded scaled: %d of %zu\n", scaled, samples.size());
   for (int size : {224, 112, 64}) ReportScaledTolerance(samples, size);
+  for (int size : {224, 112}) ReportYccTolerance(samples, size);
   return 0;
 }
 

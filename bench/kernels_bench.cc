@@ -22,6 +22,7 @@
 #include "hwy/targets.h"
 #include "common/image_encoders.h"
 #include "server/decode/image_decoder.h"
+#include "server/decode/jpeg_window_decoder.h"
 #include "server/pipeline/sample_processor.h"
 #include "server/transform/normalize.h"
 #include "server/transform/resize.h"
@@ -145,6 +146,31 @@ BENCHMARK_CAPTURE(BM_Resize, Simd, false, false);
 BENCHMARK_CAPTURE(BM_Resize, Reference, true, false);
 BENCHMARK_CAPTURE(BM_Resize, SimdFlip, false, true);
 BENCHMARK_CAPTURE(BM_Resize, ReferenceFlip, true, true);
+
+// The same resize from the photo's YCbCr planes (4:2:0, as decoded by
+// DecodeJpegYcc): the resize recipe's path for such JPEGs.
+const YccImage& DecodedYcc() {
+  static const YccImage* ycc = [] {
+    auto* out = new YccImage;
+    const absl::StatusOr<ImageHeader> header = PeekImageHeader(absl::MakeConstSpan(Jpeg()), DecodeOptions());
+    if (!header.ok()) std::abort();
+    absl::StatusOr<bool> ok = DecodeJpegYcc(absl::MakeConstSpan(Jpeg()), *header, size_t{1} << 30, out);
+    if (!ok.ok() || !*ok) std::abort();
+    return out;
+  }();
+  return *ycc;
+}
+
+void BM_ResizeYcc(benchmark::State& state) {
+  FloatImage out;
+  const YccImage& src = DecodedYcc();
+  for (auto _ : state) {
+    if (!ResizeYccToFloat(src, SampleBox{}, kOut, kOut, /*flip=*/false, &out)) std::abort();
+    benchmark::DoNotOptimize(out.data.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ResizeYcc);
 
 // The scalar write WriteSample did before the SIMD kernel.
 void WriteSampleReference(const FloatImage& resized, const SampleTransform& t, uint8_t* slot) {

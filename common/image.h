@@ -38,6 +38,30 @@ struct Image {
   uint16_t* row16(int y) { return reinterpret_cast<uint16_t*>(row(y)); }
 };
 
+// A YCbCr image as a JPEG stores it: one plane per component, the chroma
+// planes (Cb, Cr) subsampled by `h_sub` across and `v_sub` down (1 or 2),
+// chroma samples centred between the luma samples they cover (JFIF).
+// Planes are 8-bit, rows `stride` bytes apart inside `data`; a plane may
+// have padding rows and columns beyond its width x height. Thread-compatible.
+struct YccImage {
+  struct Plane {
+    size_t offset = 0;  // of the first row in `data`
+    size_t stride = 0;  // bytes between rows
+    int width = 0;      // valid samples: ceil(luma width / sub) for chroma
+    int height = 0;
+  };
+  int width = 0;  // of the image (the luma plane)
+  int height = 0;
+  int h_sub = 1;
+  int v_sub = 1;
+  Plane planes[3];  // Y, Cb, Cr
+  std::vector<uint8_t> data;
+
+  const uint8_t* row(int plane, int y) const {
+    return data.data() + planes[plane].offset + planes[plane].stride * static_cast<size_t>(y);
+  }
+};
+
 }  // namespace imagefeed
 
 #endif  // IMAGEFEED_COMMON_IMAGE_H_

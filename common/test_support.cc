@@ -1,5 +1,7 @@
 #include "common/test_support.h"
 
+#include <random>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,25 @@ void WriteTestFile(const std::string& path, const std::string& data) {
   std::string dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) ASSERT_OK(MakeDirs(dir));
   ASSERT_OK(WriteFileAtomically(path, data));
+}
+
+YccImage MakeNoiseYccImage(int width, int height, int v_sub, int row_padding, int extra_rows, uint32_t seed) {
+  YccImage img;
+  img.width = width;
+  img.height = height;
+  img.h_sub = 2;
+  img.v_sub = v_sub;
+  const int cw = (width + 1) / 2, ch = (height + v_sub - 1) / v_sub;
+  const int widths[3] = {width, cw, cw}, heights[3] = {height, ch, ch};
+  size_t at = 0;
+  for (int p = 0; p < 3; ++p) {
+    img.planes[p] = YccImage::Plane{at, static_cast<size_t>(widths[p] + row_padding), widths[p], heights[p]};
+    at += img.planes[p].stride * static_cast<size_t>(heights[p] + extra_rows);
+  }
+  img.data.resize(at);
+  std::mt19937 rng(seed);
+  for (uint8_t& v : img.data) v = static_cast<uint8_t>(rng());
+  return img;
 }
 
 Image MakeGradientImage(int width, int height, int channels, int bit_depth) {

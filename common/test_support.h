@@ -67,6 +67,11 @@ void WriteTestFile(const std::string& path, const std::string& data);
 // differs per channel. 8 or 16 bits, 1-4 channels.
 Image MakeGradientImage(int width, int height, int channels, int bit_depth = 8);
 
+// A YCbCr image of noise as a 4:2:0 (v_sub 2) or 4:2:2 (v_sub 1) JPEG
+// stores it: chroma ceil(width / 2) wide, every plane's rows `row_padding`
+// bytes wider than its samples and `extra_rows` rows taller. Seeded.
+YccImage MakeNoiseYccImage(int width, int height, int v_sub, int row_padding, int extra_rows, uint32_t seed);
+
 // Returns the directory of the shared conformance corpora ($IMAGEFEED_SHARED_DIR
 // or ../shared next to the source tree), or "" if it is absent.
 std::string SharedDir();

@@ -63,6 +63,7 @@ struct ServerFlags {
   int64_t max_batch_size = 4096;
   int64_t max_side = 8192;
   int64_t max_pixels = 100'000'000;
+  bool jpeg_ycc_resize = true;
   std::vector<std::string> color_modes;
   int64_t stats_sample = 0;
   int64_t stats_seed = 0;
@@ -383,6 +384,9 @@ int Run(int argc, char** argv) {
   flags.AddInt("max_batch_size", &f.max_batch_size, "largest batch_size a request may ask for", 1, 1 << 20);
   flags.AddInt("max_side", &f.max_side, "largest requested height or width", 1, 1 << 16);
   flags.AddInt("max_pixels", &f.max_pixels, "largest image (width*height) decoded", 1, int64_t{1} << 40);
+  flags.AddBool("jpeg_ycc_resize", &f.jpeg_ycc_resize,
+                "resize 4:2:0/4:2:2 JPEGs from their YCbCr planes (faster; within 0.5 levels on average of "
+                "resizing their RGB decode, which =false does)");
   flags.AddRepeated("color_mode", &f.color_modes, "NAME=rgb|grayscale: colour mode of a dataset (default rgb)");
   flags.AddInt("stats_sample", &f.stats_sample, "fit statistics on a seeded sample of N images; 0 = all", 0);
   flags.AddInt("stats_seed", &f.stats_seed, "seed of the --stats_sample sample", 0);
@@ -459,6 +463,7 @@ int Run(int argc, char** argv) {
   limits.max_batch_size = f.max_batch_size;
   limits.max_side = f.max_side;
   limits.max_pixels = f.max_pixels;
+  limits.jpeg_ycc_resize = f.jpeg_ycc_resize;
   limits.threads = f.threads > 0 ? static_cast<int>(f.threads)
                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   limits.memory_budget = budget.bytes;

@@ -56,6 +56,13 @@ struct DecodeOptions {
   // libdeflate and unfilter the rows itself; false decodes every PNG with
   // libpng (the reference path tests compare with).
   bool whole_buffer_png = true;
+  // Lets DecodeAndResize resize a whole, upright, chroma-subsampled YCbCr
+  // JPEG from its planes (DecodeJpegYcc + ResizeYccToFloat), skipping the
+  // decoder's chroma upsampling and colour conversion and half the vertical
+  // pass; the output is close to, not equal to, resizing the RGB decode
+  // (resize_test states the tolerance). false resizes every image from its
+  // RGB decode (the reference path tests compare with).
+  bool jpeg_ycc_resize = true;
 };
 
 // A rectangle of an image: columns [x, x + width), rows [y, y + height).

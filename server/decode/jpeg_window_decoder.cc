@@ -37,6 +37,7 @@ struct ErrorManager {
   jpeg_error_mgr pub;  // first: libjpeg casts cinfo->err to it
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  bool warning = false;  // the error was a warning (corrupt or truncated data)
 };
 
 [[noreturn]] void ErrorExit(j_common_ptr cinfo) {
@@ -46,7 +47,10 @@ struct ErrorManager {
 }
 
 void EmitMessage(j_common_ptr cinfo, int msg_level) {
-  if (msg_level < 0) ErrorExit(cinfo);  // a warning; trace messages (>= 0) are dropped
+  if (msg_level < 0) {  // a warning; trace messages (>= 0) are dropped
+    reinterpret_cast<ErrorManager*>(cinfo->err)->warning = true;
+    ErrorExit(cinfo);
+  }
 }
 
 void ProgressMonitor(j_common_ptr cinfo) {
@@ -156,9 +160,76 @@ void ReadStep(Decompressor* d, WindowJob* job) {
   }
 }
 
+// Everything one planar decode hands to and gets from libjpeg (trivially
+// destructible, as WindowJob).
+struct PlanesJob {
+  absl::Span<const uint8_t> bytes;
+  size_t max_bytes = 0;
+  YccImage* out = nullptr;
+  bool applies = false;  // set by PlanesStartStep
+};
+
+// Reads the header and, for a subsampled YCbCr JPEG whose planes fit,
+// lays out the planes and starts a raw-data decompression.
+void PlanesStartStep(Decompressor* d, PlanesJob* job) {
+  jpeg_decompress_struct* cinfo = &d->cinfo;
+  jpeg_mem_src(cinfo, job->bytes.data(), job->bytes.size());
+  jpeg_read_header(cinfo, TRUE);
+  job->applies = false;
+  if (cinfo->jpeg_color_space != JCS_YCbCr || cinfo->num_components != 3 || cinfo->data_precision != 8) return;
+  const jpeg_component_info* comp = cinfo->comp_info;
+  const int h = comp[0].h_samp_factor, v = comp[0].v_samp_factor;
+  for (int c = 1; c < 3; ++c) {
+    if (comp[c].h_samp_factor != 1 || comp[c].v_samp_factor != 1) return;
+  }
+  if (h != 2 || v < 1 || v > 2) return;
+  // Whole iMCU rows of every plane: jpeg_read_raw_data writes them all.
+  YccImage* out = job->out;
+  size_t total = 0;
+  for (int c = 0; c < 3; ++c) {
+    YccImage::Plane& p = out->planes[c];
+    p.offset = total;
+    p.stride = static_cast<size_t>(comp[c].width_in_blocks) * DCTSIZE;
+    p.width = static_cast<int>(comp[c].downsampled_width);
+    p.height = static_cast<int>(comp[c].downsampled_height);
+    const size_t rows = static_cast<size_t>(cinfo->total_iMCU_rows) * comp[c].v_samp_factor * DCTSIZE;
+    total += p.stride * rows;
+  }
+  if (total > job->max_bytes) return;
+  out->width = static_cast<int>(cinfo->image_width);
+  out->height = static_cast<int>(cinfo->image_height);
+  out->h_sub = h;
+  out->v_sub = v;
+  ResizeForOverwrite(&out->data, total);
+  cinfo->raw_data_out = TRUE;
+  cinfo->dct_method = JDCT_ISLOW;
+  jpeg_start_decompress(cinfo);
+  job->applies = true;
+}
+
+// Reads every iMCU row into the planes, then the rest of the file.
+void PlanesReadStep(Decompressor* d, PlanesJob* job) {
+  jpeg_decompress_struct* cinfo = &d->cinfo;
+  const jpeg_component_info* comp = cinfo->comp_info;
+  YccImage* out = job->out;
+  JSAMPROW rows[3][2 * DCTSIZE];
+  JSAMPARRAY arrays[3] = {rows[0], rows[1], rows[2]};
+  const JDIMENSION lines = static_cast<JDIMENSION>(cinfo->max_v_samp_factor * DCTSIZE);
+  for (JDIMENSION imcu = 0; imcu < cinfo->total_iMCU_rows; ++imcu) {
+    for (int c = 0; c < 3; ++c) {
+      const int n = comp[c].v_samp_factor * DCTSIZE;
+      uint8_t* first = out->data.data() + out->planes[c].offset + out->planes[c].stride * imcu * n;
+      for (int i = 0; i < n; ++i) rows[c][i] = first + out->planes[c].stride * i;
+    }
+    if (jpeg_read_raw_data(cinfo, arrays, lines) == 0) ERREXIT(cinfo, JERR_INPUT_EMPTY);  // not with a memory source
+  }
+  jpeg_finish_decompress(cinfo);
+}
+
 // The window decoder's only setjmp. Returns false if libjpeg reported an
 // error or warning during `step` (the message is in d->err.message).
-bool Guarded(Decompressor* d, void (*step)(Decompressor*, WindowJob*), WindowJob* job) {
+template <typename Job>
+bool Guarded(Decompressor* d, void (*step)(Decompressor*, Job*), Job* job) {
   if (setjmp(d->err.jump)) return false;
   step(d, job);
   return true;
@@ -171,7 +242,7 @@ absl::StatusOr<Decompressor*> ReadyDecompressor() {
   d.err.pub.error_exit = ErrorExit;
   d.err.pub.emit_message = EmitMessage;
   d.progress.progress_monitor = ProgressMonitor;
-  if (!Guarded(&d, CreateStep, nullptr)) {
+  if (!Guarded<WindowJob>(&d, CreateStep, nullptr)) {
     return absl::ResourceExhaustedError(absl::StrCat("JPEG decoder: jpeg_create_decompress failed: ", d.err.message));
   }
   d.cinfo.progress = &d.progress;
@@ -182,6 +253,13 @@ absl::StatusOr<Decompressor*> ReadyDecompressor() {
 absl::Status Failed(Decompressor* d) {
   jpeg_abort_decompress(&d->cinfo);  // ready for the next file
   return absl::InvalidArgumentError(absl::StrCat("JPEG window decode failed: ", d->err.message));
+}
+
+// A whole-image decode's error, worded as DecodeJpeg words it.
+absl::Status WholeDecodeFailed(Decompressor* d) {
+  jpeg_abort_decompress(&d->cinfo);
+  return absl::InvalidArgumentError(absl::StrCat(
+      d->err.warning ? "JPEG data corrupt or truncated: " : "JPEG decode failed: ", d->err.message));
 }
 
 bool ValidScale(int d) { return d == 1 || d == 2 || d == 4 || d == 8; }
@@ -238,6 +316,30 @@ absl::Status DecodeJpegWindow(absl::Span<const uint8_t> bytes, const ImageHeader
   }
   *in_out = PixelRect{job.want.x - job.x0, 0, job.want.width, job.want.height};
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> DecodeJpegYcc(absl::Span<const uint8_t> bytes, const ImageHeader& header, size_t max_bytes,
+                                   YccImage* out) {
+  absl::StatusOr<Decompressor*> ready = ReadyDecompressor();
+  if (!ready.ok()) return ready.status();
+  Decompressor* d = *ready;
+  PlanesJob job;
+  job.bytes = bytes;
+  job.max_bytes = max_bytes;
+  job.out = out;
+  d->err.warning = false;
+  if (!Guarded(d, PlanesStartStep, &job)) return WholeDecodeFailed(d);
+  if (!job.applies) {
+    jpeg_abort_decompress(&d->cinfo);
+    return false;
+  }
+  // The same file PeekJpeg read: a mismatch means the bytes changed under us.
+  if (out->width != header.width || out->height != header.height) {
+    jpeg_abort_decompress(&d->cinfo);
+    return absl::InvalidArgumentError("JPEG header differs from the peeked one");
+  }
+  if (!Guarded(d, PlanesReadStep, &job)) return WholeDecodeFailed(d);
+  return true;
 }
 
 size_t JpegWindowBytes(const ImageHeader& header, const PixelRect& window, int scale_denom) {

@@ -209,6 +209,109 @@ TEST(JpegWindowDecoderTest, ScaledWindowsEqualTheWholeScaledDecode) {
   }
 }
 
+// DecodeJpegYcc's planes against TurboJPEG's own YUV decode
+// (tjDecompressToYUVPlanes: the same IDCT, no upsampling, no colour
+// conversion), sample for sample over each plane's valid area.
+void ExpectPlanesEqualTurboJpeg(const std::string& jpeg, const std::string& name) {
+  absl::StatusOr<ImageHeader> header = PeekJpeg(AsBytes(jpeg), DecodeOptions{});
+  ASSERT_OK(header);
+  YccImage ycc;
+  absl::StatusOr<bool> decoded = DecodeJpegYcc(AsBytes(jpeg), *header, header->decoded_bytes(), &ycc);
+  ASSERT_OK(decoded);
+  ASSERT_TRUE(*decoded) << name;
+  ASSERT_LE(ycc.data.size(), header->decoded_bytes()) << name;
+  tjhandle tj = tjInitDecompress();
+  ASSERT_NE(tj, nullptr);
+  int width = 0, height = 0, subsamp = 0, colorspace = 0;
+  ASSERT_EQ(tjDecompressHeader3(tj, reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size(), &width,
+                                &height, &subsamp, &colorspace), 0);
+  EXPECT_EQ(ycc.width, width);
+  EXPECT_EQ(ycc.height, height);
+  EXPECT_EQ(ycc.h_sub, tjMCUWidth[subsamp] / 8) << name;
+  EXPECT_EQ(ycc.v_sub, tjMCUHeight[subsamp] / 8) << name;
+  std::vector<std::vector<unsigned char>> planes(3);
+  unsigned char* dst[3];
+  int strides[3];
+  for (int p = 0; p < 3; ++p) {
+    strides[p] = tjPlaneWidth(p, width, subsamp);
+    planes[p].resize(static_cast<size_t>(strides[p]) * tjPlaneHeight(p, height, subsamp));
+    dst[p] = planes[p].data();
+  }
+  ASSERT_EQ(tjDecompressToYUVPlanes(tj, reinterpret_cast<const unsigned char*>(jpeg.data()), jpeg.size(), dst,
+                                    width, strides, height, TJFLAG_ACCURATEDCT),
+            0)
+      << tjGetErrorStr2(tj);
+  tjDestroy(tj);
+  for (int p = 0; p < 3; ++p) {
+    const YccImage::Plane& plane = ycc.planes[p];
+    EXPECT_EQ(plane.width, (p == 0 ? width : (width + 1) / 2)) << name;
+    EXPECT_EQ(plane.height, (p == 0 || ycc.v_sub == 1 ? height : (height + 1) / 2)) << name;
+    for (int y = 0; y < plane.height; ++y) {
+      ASSERT_TRUE(std::equal(ycc.row(p, y), ycc.row(p, y) + plane.width,
+                             planes[p].data() + static_cast<size_t>(strides[p]) * y))
+          << name << ", plane " << p << ", row " << y;
+    }
+  }
+}
+
+TEST(JpegWindowDecoderTest, YccPlanesEqualTurboJpegsYuvDecode) {
+  for (ChromaSubsampling sampling : {ChromaSubsampling::k420, ChromaSubsampling::k422}) {
+    for (bool progressive : {false, true}) {
+      for (auto [w, h] : std::vector<std::pair<int, int>>{{64, 48}, {97, 61}, {1, 1}, {333, 17}}) {
+        const std::string name = std::to_string(w) + "x" + std::to_string(h) +
+                                 (sampling == ChromaSubsampling::k420 ? " 4:2:0" : " 4:2:2") +
+                                 (progressive ? " progressive" : "");
+        const std::string jpeg = Jpeg(NoiseImage(w, h, 3, 3), sampling, progressive);
+        if (w * h < 64) {  // whole 16 x 16 MCUs do not fit in 3 bytes a pixel: declined
+          absl::StatusOr<ImageHeader> header = PeekJpeg(AsBytes(jpeg), DecodeOptions{});
+          ASSERT_OK(header);
+          YccImage ycc;
+          absl::StatusOr<bool> decoded = DecodeJpegYcc(AsBytes(jpeg), *header, header->decoded_bytes(), &ycc);
+          ASSERT_OK(decoded);
+          EXPECT_FALSE(*decoded) << name;
+          EXPECT_TRUE(ycc.data.empty()) << name;
+          continue;
+        }
+        ExpectPlanesEqualTurboJpeg(jpeg, name);
+      }
+    }
+  }
+  if (!SharedDir().empty()) {
+    std::vector<uint8_t> bytes;
+    ASSERT_OK(ReadFileToBuffer(SharedDir() + "/corpora/jpeg/testorig.jpg", &bytes));
+    ExpectPlanesEqualTurboJpeg(std::string(bytes.begin(), bytes.end()), "testorig.jpg");
+  }
+}
+
+TEST(JpegWindowDecoderTest, YccDeclinesOtherJpegsAndFailsOnDamage) {
+  std::vector<uint8_t> cmyk(64 * 48 * 4, 100);
+  for (const std::string& jpeg : {Jpeg(NoiseImage(64, 48, 3, 4), ChromaSubsampling::k444),
+                                  Jpeg(NoiseImage(64, 48, 1, 5), ChromaSubsampling::k420), EncodeCmyk(cmyk, 64, 48)}) {
+    absl::StatusOr<ImageHeader> header = PeekJpeg(AsBytes(jpeg), DecodeOptions{});
+    ASSERT_OK(header);
+    YccImage ycc;
+    absl::StatusOr<bool> decoded = DecodeJpegYcc(AsBytes(jpeg), *header, size_t{1} << 20, &ycc);
+    ASSERT_OK(decoded);
+    EXPECT_FALSE(*decoded);
+  }
+  const std::string jpeg = Jpeg(NoiseImage(64, 48, 3, 6), ChromaSubsampling::k420);
+  absl::StatusOr<ImageHeader> header = PeekJpeg(AsBytes(jpeg), DecodeOptions{});
+  ASSERT_OK(header);
+  YccImage ycc;
+  // Planes larger than allowed: declined before anything is allocated.
+  absl::StatusOr<bool> small = DecodeJpegYcc(AsBytes(jpeg), *header, 64 * 48, &ycc);
+  ASSERT_OK(small);
+  EXPECT_FALSE(*small);
+  EXPECT_EQ(ycc.data.capacity(), 0u);
+  const std::string truncated = jpeg.substr(0, jpeg.size() / 2);
+  EXPECT_THAT(DecodeJpegYcc(AsBytes(truncated), *header, size_t{1} << 20, &ycc).status(),
+              StatusIs(kInvalid, "JPEG data corrupt or truncated: Premature end of JPEG file"));
+  // The thread's decompressor is usable again afterwards.
+  absl::StatusOr<bool> again = DecodeJpegYcc(AsBytes(jpeg), *header, size_t{1} << 20, &ycc);
+  ASSERT_OK(again);
+  EXPECT_TRUE(*again);
+}
+
 TEST(JpegWindowDecoderTest, WindowsOutsideTheImageAndBadScalesAreRefused) {
   const std::string jpeg = Jpeg(NoiseImage(32, 16, 3, 5), ChromaSubsampling::k420);
   for (const PixelRect& bad : {PixelRect{0, 0, 0, 1}, PixelRect{0, 0, 1, 0}, PixelRect{-1, 0, 2, 2},

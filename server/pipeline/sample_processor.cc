@@ -7,6 +7,7 @@
 #include "common/half_float.h"
 #include "absl/strings/str_cat.h"
 #include "common/random.h"
+#include "server/decode/jpeg_window_decoder.h"
 
 namespace imagefeed {
 
@@ -191,6 +192,49 @@ void TrimSampleScratch(size_t keep_bytes) {
   }
 }
 
+namespace {
+
+// Whether DecodeAndResize tries the YCbCr-plane path (DecodeOptions::
+// jpeg_ycc_resize) for this sample: a whole, upright 8-bit colour JPEG at
+// full scale that is resized (not only converted) with the vertical pass
+// first. Whether its chroma is subsampled is known only from its frame
+// header, so DecodeJpegYcc may still decline.
+bool TriesYcc(const ImageHeader& header, const SampleTransform& transform, const SamplePlan& plan) {
+  const PixelRect& w = plan.window;
+  const bool whole = w.x == 0 && w.y == 0 && w.width == header.width && w.height == header.height;
+  const bool resized = plan.out_width != w.width || plan.out_height != w.height || plan.box.width > 0;
+  return transform.decode.jpeg_ycc_resize && header.format == ImageFormat::kJpeg && header.orientation == 1 &&
+         header.channels == 3 && header.bit_depth == 8 && plan.scale_denom == 1 && whole && resized &&
+         YccResizeApplies(header.width, header.height, plan.box, plan.out_width, plan.out_height);
+}
+
+// Lends `decoded`'s buffer to `ycc` for one sample (see SampleScratch).
+class LentBuffer {
+ public:
+  LentBuffer(Image* from, YccImage* to) : from_(from), to_(to) { to_->data.swap(from_->data); }
+  ~LentBuffer() { to_->data.swap(from_->data); }
+  LentBuffer(const LentBuffer&) = delete;
+  LentBuffer& operator=(const LentBuffer&) = delete;
+
+ private:
+  Image* from_;
+  YccImage* to_;
+};
+
+// The YCbCr-plane path: true when it produced `resized`, false when the
+// JPEG is not one it takes (the caller then decodes to RGB), or an error.
+absl::StatusOr<bool> DecodeAndResizeYcc(absl::Span<const uint8_t> bytes, const ImageHeader& header,
+                                        const SamplePlan& plan, FloatImage* resized) {
+  SampleScratch& scratch = ThreadSampleScratch();
+  LentBuffer lent(&scratch.decoded, &scratch.ycc);
+  // No more than the RGB decode would take (accounted by SampleScratchBytes).
+  absl::StatusOr<bool> decoded = DecodeJpegYcc(bytes, header, header.decoded_bytes(), &scratch.ycc);
+  if (!decoded.ok() || !*decoded) return decoded;
+  return ResizeYccToFloat(scratch.ycc, plan.box, plan.out_width, plan.out_height, plan.flip, resized);
+}
+
+}  // namespace
+
 absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const SampleTransform& transform,
                              int64_t sample_id, FloatImage* resized, SampleTimings* timings) {
   using Clock = std::chrono::steady_clock;
@@ -203,6 +247,14 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
   absl::Status s = header.status();
   if (s.ok()) {
     plan = PlanSample(*header, transform, sample_id);
+    if (TriesYcc(*header, transform, plan)) {
+      // Decode and resize in one step: its time is the decode stage's.
+      absl::StatusOr<bool> done = DecodeAndResizeYcc(bytes, *header, plan, resized);
+      if (!done.ok() || *done) {
+        if (timings != nullptr) timings->ns[static_cast<int>(Stage::kDecode)] = Nanos(start, Clock::now());
+        return done.status();
+      }
+    }
     s = DecodeImageWindow(bytes, *header, transform.decode, plan.window, plan.scale_denom, &decoded, &region);
   }
   const Clock::time_point decoded_at = timings != nullptr ? Clock::now() : Clock::time_point();

@@ -57,6 +57,9 @@ inline constexpr size_t kRetainedScratchBytesPerThread = size_t{16} << 20;
 struct SampleScratch {
   std::vector<uint8_t> file_bytes;
   Image decoded;
+  // A JPEG's planes (DecodeJpegYcc); holds decoded's buffer while in use,
+  // so both together never hold more than one decoded image.
+  YccImage ycc;
   FloatImage resized;
   // The normalized float32 sample before its conversion to a half dtype.
   std::vector<float> normalized;

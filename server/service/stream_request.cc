@@ -125,6 +125,7 @@ absl::StatusOr<SampleTransform> PlanTransform(const v1::StreamBatchesRequest& r,
       return absl::InvalidArgumentError(absl::StrCat("dtype: unknown value ", r.dtype()));
   }
   t.decode.max_pixels = limits.max_pixels;
+  t.decode.jpeg_ycc_resize = limits.jpeg_ycc_resize;
   t.decode.apply_exif_orientation = !r.ignore_exif_orientation();
   if (t.dtype == OutputDType::kUint8) {
     // Raw values; a per-channel affine normalization travels as the batch's

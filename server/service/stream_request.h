@@ -21,6 +21,9 @@ struct ServerLimits {
   int64_t max_side = 8192;
   // Pixel cap applied to every image's header before decoding.
   int64_t max_pixels = 100'000'000;
+  // DecodeOptions::jpeg_ycc_resize of every stream: chroma-subsampled JPEGs
+  // resized from their YCbCr planes (false: from their RGB decode).
+  bool jpeg_ycc_resize = true;
   // Worker threads of the shared pool (for sizing prefetch).
   int threads = 1;
   // Server-wide memory budget for batch outputs and decode scratch, in bytes.

@@ -46,6 +46,14 @@ TEST_F(StreamRequestTest, DefaultsAreRescaleNchwFloatSkip) {
   EXPECT_GE(plan.max_batches_in_flight, 2);
 }
 
+TEST_F(StreamRequestTest, JpegYccResizeFollowsTheServerFlag) {
+  ASSERT_OK_AND_ASSIGN(BatchPlan on, Plan());
+  EXPECT_TRUE(on.transform.decode.jpeg_ycc_resize);
+  limits_.jpeg_ycc_resize = false;  // --jpeg_ycc_resize=false
+  ASSERT_OK_AND_ASSIGN(BatchPlan off, Plan());
+  EXPECT_FALSE(off.transform.decode.jpeg_ycc_resize);
+}
+
 TEST_F(StreamRequestTest, SkipBudgetDefaultsToOnePercentAndIsValidated) {
   ASSERT_OK_AND_ASSIGN(BatchPlan plan, Plan());
   EXPECT_DOUBLE_EQ(plan.max_skip_fraction, 0.01);

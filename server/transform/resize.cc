@@ -31,6 +31,15 @@ class ResampleCoeffs {
   void Compute(int in, double box_start, double box_len, int out);
   int out_size() const { return out_size_; }
 
+  // Weights that resample a signal stored at half resolution (JPEG chroma,
+  // each sample centred between the two it covers) as `full` resamples it
+  // after libjpeg's fancy 2x upsampling, where full-resolution sample x is
+  // 3/4 of half sample x / 2 and 1/4 of its neighbour on x's side (an edge
+  // sample standing in for a missing neighbour): the two linear maps
+  // composed, so the upsampled signal is never made. `full` must be stored;
+  // half_in = ceil(its input size / 2).
+  void ComposeUpsample2(const ResampleCoeffs& full, int half_in);
+
   bool stored() const { return stored_; }
   // Every output's taps and the weights they index; only when stored().
   const Taps* taps() const { return taps_.data(); }
@@ -122,6 +131,36 @@ void ResampleCoeffs::Compute(int in, double box_start, double box_len, int out) 
     t.offset = offset;
     Fill(t, Center(o), Total(t, Center(o)), t.first, t.count, weights_.data() + offset);
     offset += t.count;
+  }
+}
+
+void ResampleCoeffs::ComposeUpsample2(const ResampleCoeffs& full, int half_in) {
+  in_size_ = -1;  // not Compute's result: its next call computes afresh
+  out_size_ = full.out_size_;
+  ResizeForOverwrite(&taps_, out_size_);
+  size_t total_taps = 0;
+  for (int o = 0; o < out_size_; ++o) {
+    const Taps& t = full.taps_[o];
+    const int lo = std::max((t.first >> 1) - 1, 0);
+    const int hi = std::min(((t.first + t.count - 1) >> 1) + 2, half_in);
+    taps_[o] = Taps{lo, hi - lo, static_cast<int>(total_taps)};
+    total_taps += hi - lo;
+  }
+  stored_ = total_taps <= kMaxStoredWeights;
+  ResizeForOverwrite(&weights_, stored_ ? total_taps : kWeightChunk);
+  if (!stored_) return;
+  std::fill(weights_.begin(), weights_.end(), 0.0f);
+  for (int o = 0; o < out_size_; ++o) {
+    const Taps& t = full.taps_[o];
+    float* w = weights_.data() + taps_[o].offset - taps_[o].first;  // indexed by half sample
+    for (int j = 0; j < t.count; ++j) {
+      const int x = t.first + j;
+      const int near = x >> 1;
+      const int far = (x & 1) == 0 ? std::max(near - 1, 0) : std::min(near + 1, half_in - 1);
+      const float wx = full.weights_[t.offset + j];
+      w[near] += 0.75f * wx;
+      w[far] += 0.25f * wx;
+    }
   }
 }
 
@@ -254,6 +293,8 @@ void VerticalPass(const T* src, size_t src_stride, size_t row_len, ResampleCoeff
 struct ResizeScratch {
   ResampleCoeffs cx;
   ResampleCoeffs cy;
+  ResampleCoeffs cx_chroma;  // ResizeYccToFloat's chroma columns
+  ResampleCoeffs cy_chroma;  // and rows, when subsampled down
   std::vector<float> tmp;   // the intermediate image between the passes
   std::vector<float> rows;  // the SIMD horizontal pass's float rows
 };
@@ -423,6 +464,11 @@ bool ResizeFast(const T* src, size_t src_stride, int in_w, int in_h, int channel
   return true;
 }
 
+// ResizeYccToFloat's strip of rows of the three planes after the vertical pass.
+size_t YccStripRowFloats(const int* widths) {
+  return simd::kYccStripRows * (static_cast<size_t>(widths[0]) + widths[1] + widths[2]);
+}
+
 // Calls fn(samples, stride, inv) with the region's first sample, as uint8_t
 // or uint16_t.
 template <typename Fn>
@@ -447,16 +493,29 @@ size_t ResizeScratchBytes(int max_width, int max_height, int channels, int out_w
   if (ow <= w) pixels = std::max(pixels, ow * h);
   if (oh <= h) pixels = std::max(pixels, std::min(w, kMaxVerticalFirstShrink * ow) * oh);
   // The SIMD horizontal pass's rows (it runs only up to kMaxRowWidth) and
-  // the float it may read past the intermediate image.
-  const size_t simd_rows =
-      (simd::HorizontalScratchFloats(std::min(max_width, simd::kMaxRowWidth)) + 1) * sizeof(float);
+  // the float it may read past the intermediate image, or ResizeYccToFloat's
+  // strips (luma at most kMaxRowWidth wide, chroma half as wide rounded up).
+  const int simd_w = std::min(max_width, simd::kMaxRowWidth);
+  const int ycc_widths[3] = {simd_w, simd_w / 2 + 1, simd_w / 2 + 1};
+  const size_t ycc_strips =
+      channels == 3 ? YccStripRowFloats(ycc_widths) + simd::YccStripScratchFloats(ycc_widths, out_width) : 0;
+  const size_t simd_rows = std::max(simd::HorizontalScratchFloats(simd_w) + 1, ycc_strips) * sizeof(float);
+  // ResizeYccToFloat's chroma planes (at most kMaxRowWidth, subsampled) have
+  // weights of their own.
+  // (ComposeUpsample2: at most half the luma taps + 2 per output).
+  const size_t chroma =
+      channels == 3 ? ResampleCoeffs::BytesBound(simd_w / 2 + out_width, out_width) +
+                          ResampleCoeffs::BytesBound(std::min(max_height, simd::kMaxRowWidth) / 2 + out_height,
+                                                     out_height)
+                    : 0;
   return pixels * channels * sizeof(float) + simd_rows + ResampleCoeffs::BytesBound(max_width, out_width) +
-         ResampleCoeffs::BytesBound(max_height, out_height);
+         ResampleCoeffs::BytesBound(max_height, out_height) + chroma;
 }
 
 size_t ThreadResizeScratchBytes() {
   ResizeScratch& s = ThreadScratch();
-  return CapacityBytes(s.tmp) + CapacityBytes(s.rows) + s.cx.CapacityBytes() + s.cy.CapacityBytes();
+  return CapacityBytes(s.tmp) + CapacityBytes(s.rows) + s.cx.CapacityBytes() + s.cy.CapacityBytes() +
+         s.cx_chroma.CapacityBytes() + s.cy_chroma.CapacityBytes();
 }
 
 void ReleaseResizeScratch() {
@@ -465,6 +524,8 @@ void ReleaseResizeScratch() {
   std::vector<float>().swap(s.rows);
   s.cx.Release();
   s.cy.Release();
+  s.cx_chroma.Release();
+  s.cy_chroma.Release();
 }
 
 void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
@@ -503,6 +564,64 @@ void ResizeRegionToFloat(const Image& src, int x, int y, int width, int height, 
 
 void ResizeToFloat(const Image& src, int out_width, int out_height, FloatImage* dst) {
   ResizeRegionToFloat(src, 0, 0, src.width, src.height, out_width, out_height, dst);
+}
+
+bool YccResizeApplies(int width, int height, const SampleBox& box, int out_width, int out_height) {
+  SampleBox b = box;
+  if (b.width <= 0 || b.height <= 0) b = SampleBox{0, 0, static_cast<double>(width), static_cast<double>(height)};
+  return width <= simd::kMaxRowWidth && height <= simd::kMaxRowWidth &&
+         VerticalFirst(width, height, b, out_width, out_height);
+}
+
+bool ResizeYccToFloat(const YccImage& src, const SampleBox& box, int out_width, int out_height, bool flip,
+                      FloatImage* dst) {
+  if (!YccResizeApplies(src.width, src.height, box, out_width, out_height)) return false;
+  if (src.h_sub != 2 || (src.v_sub != 1 && src.v_sub != 2)) return false;
+  SampleBox b = box;
+  if (b.width <= 0 || b.height <= 0) {
+    b = SampleBox{0, 0, static_cast<double>(src.width), static_cast<double>(src.height)};
+  }
+  ResizeScratch& s = ThreadScratch();
+  // Chroma is filtered as libjpeg's fancy upsampling followed by the luma
+  // filter would filter it (ComposeUpsample2), on its own samples.
+  s.cx.Compute(src.width, b.x, b.width, out_width);
+  s.cy.Compute(src.height, b.y, b.height, out_height);
+  if (!s.cx.stored() || !s.cy.stored()) return false;
+  s.cx_chroma.ComposeUpsample2(s.cx, src.planes[1].width);
+  ResampleCoeffs& cyc = src.v_sub == 1 ? s.cy : s.cy_chroma;
+  if (src.v_sub != 1) cyc.ComposeUpsample2(s.cy, src.planes[1].height);
+  if (!s.cx_chroma.stored() || !cyc.stored()) return false;
+  // Strips of kYccStripRows output rows: each plane's vertical pass into
+  // rows of s.rows, then the strip's horizontal pass and colour conversion.
+  const int widths[3] = {src.width, src.planes[1].width, src.planes[2].width};
+  const size_t strip_rows = YccStripRowFloats(widths);
+  ResizeForOverwrite(&s.rows, strip_rows + simd::YccStripScratchFloats(widths, out_width));
+  const float* rows[3];
+  float* row_at[3];
+  size_t at = 0;
+  for (int p = 0; p < 3; ++p) {
+    row_at[p] = s.rows.data() + at;
+    rows[p] = row_at[p];
+    at += simd::kYccStripRows * static_cast<size_t>(widths[p]);
+  }
+  const ResampleCoeffs* cy[3] = {&s.cy, &cyc, &cyc};
+  const ResampleTap* taps[3] = {s.cx.taps(), s.cx_chroma.taps(), s.cx_chroma.taps()};
+  const float* weights[3] = {s.cx.weights(), s.cx_chroma.weights(), s.cx_chroma.weights()};
+  dst->Reset(out_width, out_height, 3);
+  for (int o0 = 0; o0 < out_height; o0 += simd::kYccStripRows) {
+    const int n = std::min(simd::kYccStripRows, out_height - o0);
+    for (int p = 0; p < 3; ++p) {
+      const size_t w = static_cast<size_t>(widths[p]);
+      for (int i = 0; i < n; ++i) {
+        const Taps& t = cy[p]->taps()[o0 + i];
+        simd::WeightedRowSum(src.row(p, 0), src.planes[p].stride, t.first, t.count, cy[p]->weights() + t.offset, w,
+                             row_at[p] + w * i);
+      }
+    }
+    simd::YccStripToRgb(rows, widths, n, taps, weights, out_width, flip, s.rows.data() + strip_rows,
+                        dst->data.data() + static_cast<size_t>(o0) * out_width * 3);
+  }
+  return true;
 }
 
 void FlipHorizontal(FloatImage* image) {

@@ -77,6 +77,27 @@ void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int heigh
 void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int height, const SampleBox& box,
                             int out_width, int out_height, bool flip, FloatImage* dst);
 
+// Whether ResizeYccToFloat resizes a width x height YCbCr image's `box` to
+// out_width x out_height (from the sizes alone, so a caller can decide
+// before decoding): when the vertical pass runs first (the usual shrink of
+// a photo) and the image is at most simd::kMaxRowWidth wide and high.
+bool YccResizeApplies(int width, int height, const SampleBox& box, int out_width, int out_height);
+
+// The RGB image of `src` (YCbCr planes as a JPEG stores them), resized to
+// out_width x out_height floats on the 8-bit scale, sampling `box` (whole
+// if empty), mirrored when `flip`: each plane's vertical pass on the plane
+// as stored (a chroma plane's filter mapped onto its own rows), the chroma
+// rows then upsampled 2x across when subsampled (simd::InterleaveYcc),
+// the horizontal pass over the YCbCr rows, and JFIF's colour conversion on
+// the output pixels, clamped to [0, 255] (simd::YccToRgb). Decoding to RGB
+// first and resizing that (ResizeRegionBoxToFloat) rounds and clamps every
+// source pixel and upsamples chroma in integers, so the two differ slightly
+// (resize_test states the tolerance). Returns false, `dst` untouched, when
+// YccResizeApplies is false or the filter weights are too many to store.
+// Scratch within ResizeScratchBytes(width, height, 3, out_width, out_height).
+bool ResizeYccToFloat(const YccImage& src, const SampleBox& box, int out_width, int out_height, bool flip,
+                      FloatImage* dst);
+
 // Upper bound of the heap bytes ResizeRegion(Box)ToFloat allocates besides `dst`
 // (intermediate image and filter coefficients, in the calling thread's
 // scratch) for any region of at most max_width x max_height with `channels`,

@@ -153,6 +153,120 @@ TEST(ResizeTest, BothPassOrdersMatchSeparableReference) {
 }
 
 
+// ---- ResizeYccToFloat against its definition, in double precision.
+
+// Normalized triangle weights of an axis of n samples resized to `out`,
+// sampling [box_start, box_start + box_len) (PIL's box).
+std::vector<std::vector<double>> BoxAxis(int n, double box_start, double box_len, int out) {
+  std::vector<std::vector<double>> w(out, std::vector<double>(n));
+  const double scale = box_len / out, support = std::max(scale, 1.0);
+  for (int o = 0; o < out; ++o) {
+    const double centre = box_start + (o + 0.5) * scale;
+    double total = 0;
+    for (int i = 0; i < n; ++i) total += w[o][i] = std::max(0.0, 1.0 - std::fabs(i + 0.5 - centre) / support);
+    for (double& v : w[o]) v /= total;
+  }
+  return w;
+}
+
+// libjpeg's fancy 2x upsampling of n half-resolution samples to `full`:
+// sample x is 3/4 of half sample x / 2 and 1/4 of its neighbour on x's side.
+std::vector<double> Upsample2(const std::vector<double>& half, int full) {
+  std::vector<double> out(full);
+  const int n = static_cast<int>(half.size());
+  for (int x = 0; x < full; ++x) {
+    const int i = x / 2, j = x % 2 == 0 ? std::max(i - 1, 0) : std::min(i + 1, n - 1);
+    out[x] = 0.75 * half[i] + 0.25 * half[j];
+  }
+  return out;
+}
+
+TEST(ResizeTest, YccPlanesMatchTheirDefinition) {
+  // Chroma upsampled to full resolution as libjpeg's fancy upsampling does
+  // (explicitly, here), every plane resized with the triangle filter,
+  // converted to RGB by JFIF's equations and clamped.
+  struct Case { int w, h, v_sub, ow, oh; bool flip; SampleBox box; };
+  uint32_t seed = 5;
+  for (const Case& c : std::vector<Case>{{64, 48, 2, 24, 20, false, {}},
+                                         {65, 47, 2, 24, 20, true, {}},
+                                         {64, 48, 1, 21, 30, false, {}},
+                                         {97, 61, 2, 40, 31, true, {3.25, 2.5, 80.5, 50.75}},
+                                         {33, 70, 1, 16, 9, true, {}}}) {
+    // Padded rows and columns, as libjpeg's blocks.
+    const YccImage img = MakeNoiseYccImage(c.w, c.h, c.v_sub, /*row_padding=*/5, /*extra_rows=*/3, seed++);
+    const int widths[3] = {c.w, img.planes[1].width, img.planes[2].width};
+    const int heights[3] = {c.h, img.planes[1].height, img.planes[2].height};
+    ASSERT_TRUE(YccResizeApplies(c.w, c.h, c.box, c.ow, c.oh)) << c.w << "x" << c.h;
+    FloatImage out;
+    ASSERT_TRUE(ResizeYccToFloat(img, c.box, c.ow, c.oh, c.flip, &out));
+    ASSERT_EQ(out.data.size(), static_cast<size_t>(c.ow) * c.oh * 3);
+    const SampleBox b = c.box.width > 0 ? c.box : SampleBox{0, 0, double(c.w), double(c.h)};
+    const auto wx = BoxAxis(c.w, b.x, b.width, c.ow), wy = BoxAxis(c.h, b.y, b.height, c.oh);
+    // Each plane at full resolution, then resized.
+    std::vector<std::vector<double>> resized(3, std::vector<double>(static_cast<size_t>(c.ow) * c.oh));
+    for (int p = 0; p < 3; ++p) {
+      std::vector<std::vector<double>> full(c.h, std::vector<double>(c.w));
+      std::vector<std::vector<double>> rows(heights[p]);
+      for (int y = 0; y < heights[p]; ++y) {
+        std::vector<double> row(widths[p]);
+        for (int x = 0; x < widths[p]; ++x) row[x] = img.row(p, y)[x];
+        rows[y] = p == 0 ? row : Upsample2(row, c.w);
+      }
+      for (int x = 0; x < c.w; ++x) {
+        std::vector<double> column(heights[p]);
+        for (int y = 0; y < heights[p]; ++y) column[y] = rows[y][x];
+        const std::vector<double> up = p == 0 || c.v_sub == 1 ? column : Upsample2(column, c.h);
+        for (int y = 0; y < c.h; ++y) full[y][x] = up[y];
+      }
+      for (int oy = 0; oy < c.oh; ++oy) {
+        for (int ox = 0; ox < c.ow; ++ox) {
+          double acc = 0;
+          for (int y = 0; y < c.h; ++y) {
+            if (wy[oy][y] == 0) continue;
+            for (int x = 0; x < c.w; ++x) acc += wy[oy][y] * wx[ox][x] * full[y][x];
+          }
+          resized[p][static_cast<size_t>(oy) * c.ow + ox] = acc;
+        }
+      }
+    }
+    double worst = 0;
+    for (int oy = 0; oy < c.oh; ++oy) {
+      for (int ox = 0; ox < c.ow; ++ox) {
+        const size_t i = static_cast<size_t>(oy) * c.ow + ox;
+        const double y = resized[0][i], cb = resized[1][i] - 128, cr = resized[2][i] - 128;
+        const double rgb[3] = {y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb};
+        const int col = c.flip ? c.ow - 1 - ox : ox;
+        for (int k = 0; k < 3; ++k) {
+          const double expected = std::min(std::max(rgb[k], 0.0), 255.0);
+          worst = std::max(worst, std::fabs(out.data[(static_cast<size_t>(oy) * c.ow + col) * 3 + k] - expected));
+        }
+      }
+    }
+    EXPECT_LT(worst, 5e-3) << c.w << "x" << c.h << " v_sub " << c.v_sub << " -> " << c.ow << "x" << c.oh;
+  }
+}
+
+TEST(ResizeTest, YccPathDeclinesWhatItDoesNotDo) {
+  YccImage img;
+  img.width = 64;
+  img.height = 48;
+  img.h_sub = 2;
+  img.v_sub = 2;
+  img.planes[0] = YccImage::Plane{0, 64, 64, 48};
+  img.planes[1] = YccImage::Plane{64 * 48, 32, 32, 24};
+  img.planes[2] = YccImage::Plane{64 * 48 + 32 * 24, 32, 32, 24};
+  img.data.assign(64 * 48 + 2 * 32 * 24, 128);
+  FloatImage out;
+  EXPECT_FALSE(YccResizeApplies(64, 48, SampleBox{}, 200, 150));  // upscaling runs horizontal-first
+  EXPECT_FALSE(ResizeYccToFloat(img, SampleBox{}, 200, 150, false, &out));
+  EXPECT_TRUE(out.data.empty());
+  img.h_sub = 1;  // chroma not subsampled across
+  EXPECT_FALSE(ResizeYccToFloat(img, SampleBox{}, 32, 24, false, &out));
+  img.h_sub = 2;
+  ASSERT_TRUE(ResizeYccToFloat(img, SampleBox{}, 32, 24, false, &out));
+  for (float v : out.data) ASSERT_NEAR(v, 128.0f, 1e-3);  // grey stays grey
+}
+
 // Reference for an axis of n input samples resized to `out`: output o is
 // the triangle-weighted average of the samples (support max(n / out, 1),
 // centred at (o + 0.5) * n / out), in double precision.

@@ -264,6 +264,182 @@ void Horizontal3F32(const float* src, size_t src_stride, int rows, int in_w, con
   Horizontal3T(src, src_stride, rows, in_w, taps, weights, out_w, inv, flip, scratch, dst);
 }
 
+// ---- Transposed planes (resize.cc's ResizeYccToFloat).
+
+// 8 x 8 blocks of floats are transposed in registers where vectors hold 8
+// floats (AVX2, AVX-512 at 256 bits); other targets take the scalar loops.
+using D8 = hn::CappedTag<float, 8>;
+constexpr bool kBlocks8 = HWY_TARGET != HWY_SCALAR && hn::MaxLanes(D8()) == 8;
+
+#if HWY_TARGET != HWY_SCALAR
+// r[0..7] are the rows of an 8 x 8 block; afterwards r[i] is its column i.
+HWY_INLINE void Transpose8x8(hn::Vec<D8>* r) {
+  const D8 d;
+  const hn::Repartition<double, D8> dd;
+  hn::Vec<D8> t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = hn::InterleaveLower(d, r[i], r[i + 1]);  // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[i + 1] = hn::InterleaveUpper(d, r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+  }
+  hn::Vec<D8> u[8];
+  for (int i = 0; i < 8; i += 4) {
+    for (int k = 0; k < 2; ++k) {
+      const auto lo = hn::BitCast(dd, t[i + k]), hi = hn::BitCast(dd, t[i + 2 + k]);
+      u[i + 2 * k] = hn::BitCast(d, hn::InterleaveLower(dd, lo, hi));      // column 2k   | 2k + 4
+      u[i + 2 * k + 1] = hn::BitCast(d, hn::InterleaveUpper(dd, lo, hi));  // column 2k+1 | 2k + 5
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = hn::ConcatLowerLower(d, u[4 + c], u[c]);
+    r[c + 4] = hn::ConcatUpperUpper(d, u[4 + c], u[c]);
+  }
+}
+#endif
+
+// JFIF's YCbCr -> RGB (the coefficients libjpeg rounds to 16-bit fixed
+// point), in float, clamped to [0, 255].
+constexpr float kCrToR = 1.402f, kCbToG = 0.344136f, kCrToG = 0.714136f, kCbToB = 1.772f;
+
+HWY_INLINE float Clamp255(float v) { return std::min(std::max(v, 0.0f), 255.0f); }
+
+HWY_INLINE void YccToRgbScalar(float y, float cb, float cr, float* rgb) {
+  cb -= 128.0f;
+  cr -= 128.0f;
+  rgb[0] = Clamp255(y + kCrToR * cr);
+  rgb[1] = Clamp255((y - kCbToG * cb) - kCrToG * cr);
+  rgb[2] = Clamp255(y + kCbToB * cb);
+}
+
+// The scalar strip: what the vector one computes, in the same order.
+void YccStripScalar(const float* const* rows, const int* widths, int n, const ResampleTap* const* taps,
+                    const float* const* weights, int out_w, bool flip, float* dst) {
+  for (int r = 0; r < n; ++r) {
+    for (int o = 0; o < out_w; ++o) {
+      float v[3];
+      for (int p = 0; p < 3; ++p) {
+        const ResampleTap t = taps[p][o];
+        const float* w = weights[p] + t.offset;
+        const float* row = rows[p] + static_cast<size_t>(r) * widths[p];
+        float acc = w[0] * row[t.first];
+        for (int j = 1; j < t.count; ++j) acc = acc + w[j] * row[t.first + j];
+        v[p] = acc;
+      }
+      const int col = flip ? out_w - 1 - o : o;
+      YccToRgbScalar(v[0], v[1], v[2], dst + (static_cast<size_t>(r) * out_w + col) * 3);
+    }
+  }
+}
+
+void YccStripImpl(const float* const* rows, const int* widths, int n, const ResampleTap* const* taps,
+                  const float* const* weights, int out_w, bool flip, float* HWY_RESTRICT scratch,
+                  float* HWY_RESTRICT dst) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kBlocks8) {
+    const D8 d;
+    // Each plane's strip transposed: column x of the strip is 8 floats at
+    // 8 * x (lane r: row r; rows n..7 repeat row n - 1), so the horizontal
+    // pass sums whole vectors, one lane per row; then each plane's output
+    // columns, 8 floats each, in output order (mirrored when flipping).
+    float* cols[3];
+    float* outs[3];
+    float* at = scratch;
+    for (int p = 0; p < 3; ++p) {
+      cols[p] = at;
+      at += 8 * static_cast<size_t>(widths[p]);
+    }
+    for (int p = 0; p < 3; ++p) {
+      outs[p] = at;
+      at += 8 * static_cast<size_t>(out_w);
+    }
+    for (int p = 0; p < 3; ++p) {
+      const size_t width = static_cast<size_t>(widths[p]);
+      const float* src[8];
+      for (int r = 0; r < 8; ++r) src[r] = rows[p] + width * static_cast<size_t>(std::min(r, n - 1));
+      size_t x = 0;
+      for (; x + 8 <= width; x += 8) {
+        hn::Vec<D8> v[8];
+        for (int r = 0; r < 8; ++r) v[r] = hn::LoadU(d, src[r] + x);
+        Transpose8x8(v);
+        for (int i = 0; i < 8; ++i) hn::StoreU(v[i], d, cols[p] + 8 * (x + i));
+      }
+      for (; x < width; ++x) {
+        for (int r = 0; r < 8; ++r) cols[p][8 * x + r] = src[r][x];
+      }
+      // Four outputs at a time: their sums are independent, so the adds of
+      // one hide the latency of the others' (each still in tap order).
+      const ResampleTap* tp = taps[p];
+      const float* wp = weights[p];
+      auto column = [&](int o) { return outs[p] + 8 * static_cast<size_t>(flip ? out_w - 1 - o : o); };
+      int o = 0;
+      for (; o + 4 <= out_w; o += 4) {
+        hn::Vec<D8> acc[4];
+        const float* w[4];
+        const float* c[4];
+        int common = tp[o].count;
+        for (int k = 0; k < 4; ++k) {
+          const ResampleTap t = tp[o + k];
+          w[k] = wp + t.offset;
+          c[k] = cols[p] + 8 * static_cast<size_t>(t.first);
+          acc[k] = hn::Mul(hn::Set(d, w[k][0]), hn::LoadU(d, c[k]));
+          common = std::min(common, t.count);
+        }
+        for (int j = 1; j < common; ++j) {
+          for (int k = 0; k < 4; ++k) {
+            acc[k] = hn::Add(acc[k], hn::Mul(hn::Set(d, w[k][j]), hn::LoadU(d, c[k] + 8 * j)));
+          }
+        }
+        for (int k = 0; k < 4; ++k) {
+          for (int j = common; j < tp[o + k].count; ++j) {
+            acc[k] = hn::Add(acc[k], hn::Mul(hn::Set(d, w[k][j]), hn::LoadU(d, c[k] + 8 * j)));
+          }
+          hn::StoreU(acc[k], d, column(o + k));
+        }
+      }
+      for (; o < out_w; ++o) {
+        const ResampleTap t = tp[o];
+        const float* w = wp + t.offset;
+        const float* c = cols[p] + 8 * static_cast<size_t>(t.first);
+        auto acc = hn::Mul(hn::Set(d, w[0]), hn::LoadU(d, c));
+        for (int j = 1; j < t.count; ++j) acc = hn::Add(acc, hn::Mul(hn::Set(d, w[j]), hn::LoadU(d, c + 8 * j)));
+        hn::StoreU(acc, d, column(o));
+      }
+    }
+    // Colour conversion on 8 output columns at once, then back to rows.
+    const auto half = hn::Set(d, 128.0f), zero = hn::Zero(d), top = hn::Set(d, 255.0f);
+    const auto cr_r = hn::Set(d, kCrToR), cb_g = hn::Set(d, kCbToG), cr_g = hn::Set(d, kCrToG);
+    const auto cb_b = hn::Set(d, kCbToB);
+    int x0 = 0;
+    for (; x0 + 8 <= out_w; x0 += 8) {
+      hn::Vec<D8> r[8], g[8], b[8];
+      for (int i = 0; i < 8; ++i) {
+        const size_t c = 8 * static_cast<size_t>(x0 + i);
+        const auto yv = hn::LoadU(d, outs[0] + c);
+        const auto cb = hn::Sub(hn::LoadU(d, outs[1] + c), half);
+        const auto cr = hn::Sub(hn::LoadU(d, outs[2] + c), half);
+        r[i] = hn::Min(hn::Max(hn::Add(yv, hn::Mul(cr_r, cr)), zero), top);
+        g[i] = hn::Min(hn::Max(hn::Sub(hn::Sub(yv, hn::Mul(cb_g, cb)), hn::Mul(cr_g, cr)), zero), top);
+        b[i] = hn::Min(hn::Max(hn::Add(yv, hn::Mul(cb_b, cb)), zero), top);
+      }
+      Transpose8x8(r);
+      Transpose8x8(g);
+      Transpose8x8(b);
+      for (int i = 0; i < n; ++i) {
+        hn::StoreInterleaved3(r[i], g[i], b[i], d, dst + (static_cast<size_t>(i) * out_w + x0) * 3);
+      }
+    }
+    for (; x0 < out_w; ++x0) {
+      const size_t c = 8 * static_cast<size_t>(x0);
+      for (int i = 0; i < n; ++i) {
+        YccToRgbScalar(outs[0][c + i], outs[1][c + i], outs[2][c + i], dst + (static_cast<size_t>(i) * out_w + x0) * 3);
+      }
+    }
+    return;
+  }
+#endif
+  (void)scratch;
+  YccStripScalar(rows, widths, n, taps, weights, out_w, flip, dst);
+}
+
 // ---- Batch-slot write: one store step per slot element type.
 
 template <SlotType kType>
@@ -464,6 +640,7 @@ HWY_EXPORT(Horizontal3U8);
 HWY_EXPORT(Horizontal3U16);
 HWY_EXPORT(Horizontal3F32);
 HWY_EXPORT(WriteSlotImpl);
+HWY_EXPORT(YccStripImpl);
 HWY_EXPORT(TargetNameImpl);
 
 void ConvertToFloat(const uint8_t* src, size_t n, float* dst) { HWY_DYNAMIC_DISPATCH(ConvertU8)(src, n, dst); }
@@ -494,6 +671,11 @@ void HorizontalPass3(const float* src, size_t src_stride, int rows, int in_w, co
 
 void WriteSlot(const float* src, size_t pixels, const SlotWrite& how, void* dst) {
   HWY_DYNAMIC_DISPATCH(WriteSlotImpl)(src, pixels, how, dst);
+}
+
+void YccStripToRgb(const float* const* rows, const int* widths, int n, const ResampleTap* const* taps,
+                   const float* const* weights, int out_w, bool flip, float* scratch, float* dst) {
+  HWY_DYNAMIC_DISPATCH(YccStripImpl)(rows, widths, n, taps, weights, out_w, flip, scratch, dst);
 }
 
 const char* DispatchedTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }

@@ -80,6 +80,22 @@ struct SlotWrite {
 };
 void WriteSlot(const float* src, size_t pixels, const SlotWrite& how, void* dst);
 
+// The horizontal pass and colour conversion of a strip of n <= kYccStripRows
+// rows of a YCbCr image's planes after their vertical pass: plane p's rows
+// are rows[p] + r * widths[p] (r < n). Output pixel o of row r, written to
+// column (flip ? out_w - 1 - o : o) of dst's row r (HWC, rows of out_w * 3
+// floats), is JFIF's RGB of the planes' sums sum_j weights[p][t.offset + j]
+// * row[t.first + j] (t = taps[p][o], in tap order), clamped to [0, 255]:
+// R = Y + 1.402 Cr', G = Y - 0.344136 Cb' - 0.714136 Cr', B = Y + 1.772 Cb'
+// with Cb' = Cb - 128, Cr' = Cr - 128. `scratch` holds
+// YccStripScratchFloats(widths, out_w) floats.
+inline constexpr int kYccStripRows = 8;
+inline size_t YccStripScratchFloats(const int* widths, int out_w) {
+  return static_cast<size_t>(kYccStripRows) * (static_cast<size_t>(widths[0]) + widths[1] + widths[2] + 3 * out_w);
+}
+void YccStripToRgb(const float* const* rows, const int* widths, int n, const ResampleTap* const* taps,
+                   const float* const* weights, int out_w, bool flip, float* scratch, float* dst);
+
 // Name of the target the kernels dispatch to now ("AVX3", "AVX2", ...).
 const char* DispatchedTargetName();
 

@@ -139,6 +139,28 @@ FloatImage RandomFloatImage(std::mt19937& rng, int w, int h, int c) {
   return img;
 }
 
+// The YCbCr-plane resize has no separate scalar reference: targets with
+// 8-float vectors run the strip kernel, the others its scalar loops, and
+// all must agree bit for bit (resize_test checks the math itself).
+TEST(SimdKernelsTest, YccResizeIsTheSameOnEveryTarget) {
+  struct Case { int w, h, v_sub, ow, oh; bool flip; };
+  uint32_t seed = 9;
+  for (const Case& c : std::vector<Case>{{500, 375, 2, 224, 224, false}, {333, 500, 1, 224, 224, true},
+                                         {101, 67, 2, 45, 31, true}, {640, 480, 2, 160, 120, false}}) {
+    const YccImage img = MakeNoiseYccImage(c.w, c.h, c.v_sub, /*row_padding=*/3, /*extra_rows=*/0, seed++);
+    std::vector<FloatImage> outs;
+    ForEachTarget([&] {
+      FloatImage out;
+      ASSERT_TRUE(ResizeYccToFloat(img, SampleBox{}, c.ow, c.oh, c.flip, &out));
+      outs.push_back(out);
+    });
+    ASSERT_GE(outs.size(), 2u) << "one target: nothing compared";
+    for (size_t t = 1; t < outs.size(); ++t) {
+      EXPECT_TRUE(SameBits(outs[t], outs[0])) << c.w << "x" << c.h << ", target " << t;
+    }
+  }
+}
+
 TEST(SimdKernelsTest, NormalizeAndUint8EqualReferenceInEveryModeAndLayout) {
   ForEachTarget([] {
     std::mt19937 rng(14);

@@ -1,11 +1,13 @@
 // libFuzzer target: the JPEG decoder on arbitrary bytes (header peek, then
-// decode, whole and as a DCT-scaled window through libjpeg's own API).
+// decode, whole, as a DCT-scaled window through libjpeg's own API, and as
+// YCbCr planes resized from where they are stored).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
 #include "server/decode/jpeg_decoder.h"
 #include "server/decode/jpeg_window_decoder.h"
+#include "server/transform/resize.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   imagefeed::DecodeOptions options;
@@ -25,6 +27,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (in_out.x < 0 || in_out.y < 0 || in_out.width < 1 || in_out.height < 1 ||
          in_out.x + in_out.width > image.width || in_out.y + in_out.height > image.height)) {
       __builtin_trap();  // the rectangle must lie inside what was decoded
+    }
+    imagefeed::YccImage ycc;
+    absl::StatusOr<bool> planes = imagefeed::DecodeJpegYcc(span, *header, header->decoded_bytes(), &ycc);
+    if (planes.ok() && *planes) {
+      if (ycc.data.size() > header->decoded_bytes()) __builtin_trap();  // the limit it was given
+      imagefeed::FloatImage resized;
+      const int out_w = std::max(w / 3, 1), out_h = std::max(h / 3, 1);
+      if (imagefeed::YccResizeApplies(w, h, imagefeed::SampleBox{}, out_w, out_h)) {
+        imagefeed::ResizeYccToFloat(ycc, imagefeed::SampleBox{}, out_w, out_h, size % 2 == 1, &resized);
+      }
     }
   }
   return 0;
