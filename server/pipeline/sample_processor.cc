@@ -223,14 +223,21 @@ class LentBuffer {
 
 // The YCbCr-plane path: true when it produced `resized`, false when the
 // JPEG is not one it takes (the caller then decodes to RGB), or an error.
+// Times the decode from `start` and the resize into `timings` (if any).
 absl::StatusOr<bool> DecodeAndResizeYcc(absl::Span<const uint8_t> bytes, const ImageHeader& header,
-                                        const SamplePlan& plan, FloatImage* resized) {
+                                        const SamplePlan& plan, FloatImage* resized,
+                                        std::chrono::steady_clock::time_point start, SampleTimings* timings) {
+  using Clock = std::chrono::steady_clock;
   SampleScratch& scratch = ThreadSampleScratch();
   LentBuffer lent(&scratch.decoded, &scratch.ycc);
   // No more than the RGB decode would take (accounted by SampleScratchBytes).
   absl::StatusOr<bool> decoded = DecodeJpegYcc(bytes, header, header.decoded_bytes(), &scratch.ycc);
+  const Clock::time_point decoded_at = timings != nullptr ? Clock::now() : Clock::time_point();
+  if (timings != nullptr) timings->ns[static_cast<int>(Stage::kDecode)] = Nanos(start, decoded_at);
   if (!decoded.ok() || !*decoded) return decoded;
-  return ResizeYccToFloat(scratch.ycc, plan.box, plan.out_width, plan.out_height, plan.flip, resized);
+  const bool done = ResizeYccToFloat(scratch.ycc, plan.box, plan.out_width, plan.out_height, plan.flip, resized);
+  if (timings != nullptr && done) timings->ns[static_cast<int>(Stage::kResize)] = Nanos(decoded_at, Clock::now());
+  return done;
 }
 
 }  // namespace
@@ -248,12 +255,8 @@ absl::Status DecodeAndResize(const std::vector<uint8_t>& file_bytes, const Sampl
   if (s.ok()) {
     plan = PlanSample(*header, transform, sample_id);
     if (TriesYcc(*header, transform, plan)) {
-      // Decode and resize in one step: its time is the decode stage's.
-      absl::StatusOr<bool> done = DecodeAndResizeYcc(bytes, *header, plan, resized);
-      if (!done.ok() || *done) {
-        if (timings != nullptr) timings->ns[static_cast<int>(Stage::kDecode)] = Nanos(start, Clock::now());
-        return done.status();
-      }
+      absl::StatusOr<bool> done = DecodeAndResizeYcc(bytes, *header, plan, resized, start, timings);
+      if (!done.ok() || *done) return done.status();
     }
     s = DecodeImageWindow(bytes, *header, transform.decode, plan.window, plan.scale_denom, &decoded, &region);
   }

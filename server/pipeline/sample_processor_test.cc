@@ -331,6 +331,21 @@ TEST(SampleProcessorTest, YccPlaneResizeDeclinesOtherJpegsExactly) {
   EXPECT_TRUE(BothYccPaths(jpeg420, stretch, 0).took_planes);
 }
 
+// The plane path times its decode and its resize as the stages they are
+// (the status page and /metrics show them apart).
+TEST(SampleProcessorTest, YccPlanePathTimesDecodeAndResize) {
+  const std::string file = OrDie(EncodeJpeg(PhotoLike(640, 480, 3, 11), 90, ChromaSubsampling::k420));
+  SampleTransform t;
+  t.out_width = t.out_height = 224;
+  SampleTimings timings;
+  FloatImage out;
+  ThreadSampleScratch().ycc.width = 0;
+  ASSERT_OK(DecodeAndResize(Bytes(file), t, 0, &out, &timings));
+  ASSERT_NE(ThreadSampleScratch().ycc.width, 0);
+  EXPECT_GT(timings.ns[static_cast<int>(Stage::kDecode)], 0);
+  EXPECT_GT(timings.ns[static_cast<int>(Stage::kResize)], 0);
+}
+
 // A damaged JPEG fails the same way on both paths.
 TEST(SampleProcessorTest, YccPlanePathReportsDecodeErrorsAsTheRgbPath) {
   const std::string file = OrDie(EncodeJpeg(PhotoLike(320, 240, 3, 10), 90, ChromaSubsampling::k420));
