@@ -183,6 +183,9 @@ void PlanesStartStep(Decompressor* d, PlanesJob* job) {
     if (comp[c].h_samp_factor != 1 || comp[c].v_samp_factor != 1) return;
   }
   if (h != 2 || v < 1 || v > 2) return;
+  // libjpeg replicates rather than interpolates chroma this narrow (jdsample.c),
+  // which the resize's weights (fancy upsampling) would not match.
+  if (comp[1].downsampled_width <= 2) return;
   // Whole iMCU rows of every plane: jpeg_read_raw_data writes them all.
   YccImage* out = job->out;
   size_t total = 0;

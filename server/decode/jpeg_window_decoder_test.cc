@@ -285,8 +285,11 @@ TEST(JpegWindowDecoderTest, YccPlanesEqualTurboJpegsYuvDecode) {
 
 TEST(JpegWindowDecoderTest, YccDeclinesOtherJpegsAndFailsOnDamage) {
   std::vector<uint8_t> cmyk(64 * 48 * 4, 100);
+  // 4:4:4, gray, CMYK, and chroma 2 samples wide (libjpeg replicates such
+  // chroma instead of interpolating it, which the resize does not model).
   for (const std::string& jpeg : {Jpeg(NoiseImage(64, 48, 3, 4), ChromaSubsampling::k444),
-                                  Jpeg(NoiseImage(64, 48, 1, 5), ChromaSubsampling::k420), EncodeCmyk(cmyk, 64, 48)}) {
+                                  Jpeg(NoiseImage(64, 48, 1, 5), ChromaSubsampling::k420), EncodeCmyk(cmyk, 64, 48),
+                                  Jpeg(NoiseImage(4, 48, 3, 7), ChromaSubsampling::k420)}) {
     absl::StatusOr<ImageHeader> header = PeekJpeg(AsBytes(jpeg), DecodeOptions{});
     ASSERT_OK(header);
     YccImage ycc;

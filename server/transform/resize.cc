@@ -152,14 +152,15 @@ void ResampleCoeffs::ComposeUpsample2(const ResampleCoeffs& full, int half_in) {
   std::fill(weights_.begin(), weights_.end(), 0.0f);
   for (int o = 0; o < out_size_; ++o) {
     const Taps& t = full.taps_[o];
-    float* w = weights_.data() + taps_[o].offset - taps_[o].first;  // indexed by half sample
+    const int lo = taps_[o].first;
+    float* w = weights_.data() + taps_[o].offset;
     for (int j = 0; j < t.count; ++j) {
       const int x = t.first + j;
       const int near = x >> 1;
       const int far = (x & 1) == 0 ? std::max(near - 1, 0) : std::min(near + 1, half_in - 1);
       const float wx = full.weights_[t.offset + j];
-      w[near] += 0.75f * wx;
-      w[far] += 0.25f * wx;
+      w[near - lo] += 0.75f * wx;
+      w[far - lo] += 0.25f * wx;
     }
   }
 }
@@ -464,6 +465,22 @@ bool ResizeFast(const T* src, size_t src_stride, int in_w, int in_h, int channel
   return true;
 }
 
+// Whether `img`'s planes have the sizes its subsampling implies and lie
+// inside its data (ResizeYccToFloat reads them without further checks).
+bool WellFormed(const YccImage& img) {
+  if (img.width < 1 || img.height < 1) return false;
+  const int cw = (img.width + img.h_sub - 1) / img.h_sub, ch = (img.height + img.v_sub - 1) / img.v_sub;
+  for (int p = 0; p < 3; ++p) {
+    const YccImage::Plane& plane = img.planes[p];
+    if (plane.width != (p == 0 ? img.width : cw) || plane.height != (p == 0 ? img.height : ch) ||
+        plane.stride < static_cast<size_t>(plane.width) || plane.offset > img.data.size() ||
+        (img.data.size() - plane.offset) / plane.stride < static_cast<size_t>(plane.height)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // ResizeYccToFloat's strip of rows of the three planes after the vertical pass.
 size_t YccStripRowFloats(const int* widths) {
   return simd::kYccStripRows * (static_cast<size_t>(widths[0]) + widths[1] + widths[2]);
@@ -576,7 +593,7 @@ bool YccResizeApplies(int width, int height, const SampleBox& box, int out_width
 bool ResizeYccToFloat(const YccImage& src, const SampleBox& box, int out_width, int out_height, bool flip,
                       FloatImage* dst) {
   if (!YccResizeApplies(src.width, src.height, box, out_width, out_height)) return false;
-  if (src.h_sub != 2 || (src.v_sub != 1 && src.v_sub != 2)) return false;
+  if (src.h_sub != 2 || (src.v_sub != 1 && src.v_sub != 2) || !WellFormed(src)) return false;
   SampleBox b = box;
   if (b.width <= 0 || b.height <= 0) {
     b = SampleBox{0, 0, static_cast<double>(src.width), static_cast<double>(src.height)};

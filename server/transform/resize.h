@@ -93,7 +93,9 @@ bool YccResizeApplies(int width, int height, const SampleBox& box, int out_width
 // first and resizing that (ResizeRegionBoxToFloat) rounds and clamps every
 // source pixel and upsamples chroma in integers, so the two differ slightly
 // (resize_test states the tolerance). Returns false, `dst` untouched, when
-// YccResizeApplies is false or the filter weights are too many to store.
+// YccResizeApplies is false, the planes' sizes do not match the image's and
+// its subsampling or do not lie inside src.data, or the filter weights are
+// too many to store.
 // Scratch within ResizeScratchBytes(width, height, 3, out_width, out_height).
 bool ResizeYccToFloat(const YccImage& src, const SampleBox& box, int out_width, int out_height, bool flip,
                       FloatImage* dst);

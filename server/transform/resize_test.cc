@@ -263,6 +263,13 @@ TEST(ResizeTest, YccPathDeclinesWhatItDoesNotDo) {
   img.h_sub = 1;  // chroma not subsampled across
   EXPECT_FALSE(ResizeYccToFloat(img, SampleBox{}, 32, 24, false, &out));
   img.h_sub = 2;
+  YccImage short_data = img;  // planes that do not fit the data
+  short_data.data.resize(short_data.data.size() - 1);
+  EXPECT_FALSE(ResizeYccToFloat(short_data, SampleBox{}, 32, 24, false, &out));
+  YccImage wrong_size = img;  // chroma not half the luma width
+  wrong_size.planes[1].width = 31;
+  EXPECT_FALSE(ResizeYccToFloat(wrong_size, SampleBox{}, 32, 24, false, &out));
+  EXPECT_TRUE(out.data.empty());
   ASSERT_TRUE(ResizeYccToFloat(img, SampleBox{}, 32, 24, false, &out));
   for (float v : out.data) ASSERT_NEAR(v, 128.0f, 1e-3);  // grey stays grey
 }
