@@ -185,11 +185,14 @@ sys.exit(2)  # the forked worker streamed
 
 
 def test_forked_workers_after_a_client_fail_fast_with_the_fix(server):
-    # In a fresh interpreter that has made one gRPC call: with the channels and threads that this
-    # file's earlier tests leave behind, gRPC's own fork handler once hung the fork itself (a
-    # grpcio matter the fix cannot reach: the worker never started).
+    # In a fresh interpreter that has made one gRPC call. GRPC_ENABLE_FORK_SUPPORT=false: grpcio's
+    # core (built into cygrpc, fork support on by default at that level although grpcio reports it
+    # off) runs a prefork handler that joins its executor threads, and on a loaded machine that
+    # join deadlocked fork() itself (gdb: __run_prefork_handlers -> pthread_join in cygrpc; 4 of 30
+    # runs beside two busy loops, 0 of 40 with the variable), before any worker, and so the fix,
+    # could run. Forking after gRPC use is what the fix refuses either way.
     result = subprocess.run([sys.executable, "-c", _FORK_AFTER_GRPC, server], capture_output=True, text=True,
-                            timeout=240, env=dict(os.environ))
+                            timeout=240, env=dict(os.environ, GRPC_ENABLE_FORK_SUPPORT="false"))
     assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
     assert "multiprocessing_context='spawn'" in result.stdout
 
