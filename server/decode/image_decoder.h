@@ -60,7 +60,7 @@ struct DecodeOptions {
   // JPEG from its planes (DecodeJpegYcc + ResizeYccToFloat), skipping the
   // decoder's chroma upsampling and colour conversion and half the vertical
   // pass; the output is close to, not equal to, resizing the RGB decode
-  // (resize_test states the tolerance). false resizes every image from its
+  // (sample_processor_test states the tolerance). false resizes every image from its
   // RGB decode (the reference path tests compare with).
   bool jpeg_ycc_resize = true;
 };

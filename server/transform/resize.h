@@ -83,16 +83,18 @@ void ResizeRegionBoxToFloat(const Image& src, int x, int y, int width, int heigh
 // a photo) and the image is at most simd::kMaxRowWidth wide and high.
 bool YccResizeApplies(int width, int height, const SampleBox& box, int out_width, int out_height);
 
-// The RGB image of `src` (YCbCr planes as a JPEG stores them), resized to
-// out_width x out_height floats on the 8-bit scale, sampling `box` (whole
-// if empty), mirrored when `flip`: each plane's vertical pass on the plane
-// as stored (a chroma plane's filter mapped onto its own rows), the chroma
-// rows then upsampled 2x across when subsampled (simd::InterleaveYcc),
-// the horizontal pass over the YCbCr rows, and JFIF's colour conversion on
-// the output pixels, clamped to [0, 255] (simd::YccToRgb). Decoding to RGB
-// first and resizing that (ResizeRegionBoxToFloat) rounds and clamps every
-// source pixel and upsamples chroma in integers, so the two differ slightly
-// (resize_test states the tolerance). Returns false, `dst` untouched, when
+// The RGB image of `src` (YCbCr planes as a JPEG stores them, chroma
+// subsampled across: h_sub 2), resized to out_width x out_height floats on
+// the 8-bit scale, sampling `box` (whole if empty), mirrored when `flip`:
+// each plane's vertical pass on the plane as stored, then per strip of
+// simd::kYccStripRows output rows the horizontal passes and JFIF's colour
+// conversion on the output pixels, clamped to [0, 255]
+// (simd::YccStripToRgb). Chroma is weighted as libjpeg's fancy upsampling
+// followed by the luma filter would weigh it, without making the upsampled
+// planes. Decoding to RGB first and resizing that (ResizeRegionBoxToFloat)
+// rounds and clamps every source pixel and upsamples chroma in integers, so
+// the two differ slightly (sample_processor_test states the tolerance;
+// resize_test checks this function against its definition). Returns false, `dst` untouched, when
 // YccResizeApplies is false, the planes' sizes do not match the image's and
 // its subsampling or do not lie inside src.data, or the filter weights are
 // too many to store.
