@@ -173,6 +173,29 @@ TEST(SampleProcessorTest, WindowDecodeEqualsFullDecodeExactly) {
   }
 }
 
+// How far a fast path's outputs are from the reference path's, over the
+// samples added.
+struct Differences {
+  double sum_abs = 0;
+  double sum_sq = 0;
+  size_t values = 0;
+
+  // Adds one sample and returns its PSNR in dB.
+  double Add(const FloatImage& fast, const FloatImage& reference) {
+    double sq = 0;
+    for (size_t i = 0; i < reference.data.size(); ++i) {
+      const double d = fast.data[i] - reference.data[i];
+      sum_abs += std::fabs(d);
+      sq += d * d;
+    }
+    sum_sq += sq;
+    values += reference.data.size();
+    return 10 * std::log10(255.0 * 255.0 * reference.data.size() / std::max(sq, 1e-9));
+  }
+  double MeanAbs() const { return sum_abs / values; }
+  double Psnr() const { return 10 * std::log10(255.0 * 255.0 * values / sum_sq); }
+};
+
 // DCT-scaled decodes (crops at least 2x the output) against the full
 // decode + the same resize: README "Partial decode" states the tolerance
 // measured on photos (mean |diff| 1.2 levels, 40 dB); pinned here with a
@@ -192,28 +215,18 @@ TEST(SampleProcessorTest, ScaledDecodeStaysWithinTheStatedTolerance) {
     SampleTransform t;
     t.augment.random_resized_crop = true;
     t.out_width = t.out_height = name == "testorig.jpg" ? 32 : 64;
-    double sum_abs = 0, sum_sq = 0;
-    size_t values = 0;
+    Differences diff;
     int scaled = 0;
     for (int64_t id = 0; id < 24; ++id) {
       const PathOutputs o = BothPaths(file, t, id);
       ASSERT_EQ(o.partial.data.size(), o.full.data.size());
       if (o.partial.data == o.full.data) continue;  // unscaled: exact (WindowDecodeEqualsFullDecodeExactly)
       ++scaled;
-      double sq = 0;
-      for (size_t i = 0; i < o.full.data.size(); ++i) {
-        const double d = o.partial.data[i] - o.full.data[i];
-        sum_abs += std::fabs(d);
-        sq += d * d;
-      }
-      sum_sq += sq;
-      values += o.full.data.size();
-      const double psnr = 10 * std::log10(255.0 * 255.0 * o.full.data.size() / std::max(sq, 1e-9));
-      EXPECT_GE(psnr, 30.0) << name << ", sample " << id;
+      EXPECT_GE(diff.Add(o.partial, o.full), 30.0) << name << ", sample " << id;
     }
     ASSERT_GT(scaled, 12) << name;
-    EXPECT_LE(sum_abs / values, 2.0) << name;
-    EXPECT_GE(10 * std::log10(255.0 * 255.0 * values / sum_sq), 36.0) << name;
+    EXPECT_LE(diff.MeanAbs(), 2.0) << name;
+    EXPECT_GE(diff.Psnr(), 36.0) << name;
   }
 }
 
@@ -266,30 +279,22 @@ TEST(SampleProcessorTest, YccPlaneResizeStaysWithinTheStatedTolerance) {
         t.out_width = t.out_width * 100 / 224;
         t.out_height = t.out_height * 60 / 224;
       }
-      double sum_abs = 0, sum_sq = 0;
-      size_t values = 0;
+      Differences diff;
       int taken = 0;
       for (int64_t id = 0; id < 4; ++id) {
         const YccOutputs o = BothYccPaths(file, t, id);
         ASSERT_EQ(o.planes.data.size(), o.rgb.data.size()) << name;
         if (!o.took_planes) continue;
         ++taken;
-        double sq = 0;
-        for (size_t i = 0; i < o.rgb.data.size(); ++i) {
-          const double d = o.planes.data[i] - o.rgb.data[i];
-          ASSERT_GE(o.planes.data[i], 0.0f);
-          ASSERT_LE(o.planes.data[i], 255.0f);
-          sum_abs += std::fabs(d);
-          sq += d * d;
+        for (float v : o.planes.data) {
+          ASSERT_GE(v, 0.0f);
+          ASSERT_LE(v, 255.0f);
         }
-        sum_sq += sq;
-        values += o.rgb.data.size();
-        const double psnr = 10 * std::log10(255.0 * 255.0 * o.rgb.data.size() / std::max(sq, 1e-9));
-        EXPECT_GE(psnr, 40.0) << name << ", sample " << id;
+        EXPECT_GE(diff.Add(o.planes, o.rgb), 40.0) << name << ", sample " << id;
       }
       ASSERT_EQ(taken, 4) << name << ", " << t.out_width << "x" << t.out_height << ": the YCbCr-plane path was not taken";
-      EXPECT_LE(sum_abs / values, 0.5) << name;
-      EXPECT_GE(10 * std::log10(255.0 * 255.0 * values / sum_sq), 45.0) << name;
+      EXPECT_LE(diff.MeanAbs(), 0.5) << name;
+      EXPECT_GE(diff.Psnr(), 45.0) << name;
     }
   }
 }
