@@ -50,7 +50,7 @@ absl::StatusOr<std::string> EncodeJpeg(const Image& image, int quality, ChromaSu
   return out;
 }
 
-absl::StatusOr<std::string> EncodePng(const Image& image, bool interlace) {
+absl::StatusOr<std::string> EncodePng(const Image& image, bool interlace, PngFilter filter) {
   static constexpr int kColorTypes[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
                                         PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
   if (image.channels < 1 || image.channels > 4 || (image.bit_depth != 8 && image.bit_depth != 16)) {
@@ -70,6 +70,10 @@ absl::StatusOr<std::string> EncodePng(const Image& image, bool interlace) {
   png_set_IHDR(png, info, image.width, image.height, image.bit_depth, kColorTypes[image.channels],
                interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
+  if (filter != PngFilter::kAdaptive) {
+    static constexpr int kFilters[] = {0, PNG_FILTER_NONE, PNG_FILTER_SUB, PNG_FILTER_UP, PNG_FILTER_AVG, PNG_FILTER_PAETH};
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, kFilters[static_cast<int>(filter)]);
+  }
   png_write_info(png, info);
   if (image.bit_depth == 16) png_set_swap(png);  // our samples are native (little) endian
   png_write_image(png, rows.data());

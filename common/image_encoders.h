@@ -19,9 +19,14 @@ absl::StatusOr<std::string> EncodeJpeg(const Image& image, int quality,
                                        ChromaSubsampling subsampling = ChromaSubsampling::k420,
                                        bool progressive = false);
 
+// The row filter a PNG is written with: libpng's per-row choice, or one
+// filter for every row (tests and benchmarks of each unfilter path).
+enum class PngFilter { kAdaptive, kNone, kSub, kUp, kAverage, kPaeth };
+
 // Encodes an image of 1-4 channels and 8 or 16 bits as PNG; `interlace`
 // writes Adam7.
-absl::StatusOr<std::string> EncodePng(const Image& image, bool interlace = false);
+absl::StatusOr<std::string> EncodePng(const Image& image, bool interlace = false,
+                                      PngFilter filter = PngFilter::kAdaptive);
 
 }  // namespace imagefeed
 

@@ -14,6 +14,7 @@
 #include "common/scratch_buffer.h"
 #include "common/status_macros.h"
 #include "server/decode/decode_limits.h"
+#include "server/decode/png_unfilter.h"
 
 namespace imagefeed {
 namespace {
@@ -213,85 +214,6 @@ WholeBufferScratch& ThreadWholeBufferScratch() {
   return scratch;
 }
 
-// The filters that predict from the pixel to the left, for a pixel size
-// known at compile time: the left pixel (a) and the one above it (c) stay in
-// registers, so each channel's dependency chain runs beside the others
-// instead of through a store and a reload (2x faster than a loop over
-// bytes with a run-time pixel size; Paeth is what photo PNGs use most).
-template <int kBpp>
-void UnfilterSub(const uint8_t* src, uint8_t* dst, size_t len) {
-  uint8_t a[kBpp];
-  for (int k = 0; k < kBpp; ++k) a[k] = dst[k] = src[k];
-  for (size_t i = kBpp; i < len; i += kBpp) {
-    for (int k = 0; k < kBpp; ++k) a[k] = dst[i + k] = static_cast<uint8_t>(src[i + k] + a[k]);
-  }
-}
-
-template <int kBpp>
-void UnfilterAverage(const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t len) {
-  uint8_t a[kBpp];
-  for (int k = 0; k < kBpp; ++k) a[k] = dst[k] = static_cast<uint8_t>(src[k] + (prior[k] >> 1));
-  for (size_t i = kBpp; i < len; i += kBpp) {
-    for (int k = 0; k < kBpp; ++k) {
-      a[k] = dst[i + k] = static_cast<uint8_t>(src[i + k] + ((a[k] + prior[i + k]) >> 1));
-    }
-  }
-}
-
-template <int kBpp>
-void UnfilterPaeth(const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t len) {
-  int a[kBpp], c[kBpp];
-  for (int k = 0; k < kBpp; ++k) {  // Paeth(0, b, 0) = b
-    a[k] = dst[k] = static_cast<uint8_t>(src[k] + prior[k]);
-    c[k] = prior[k];
-  }
-  for (size_t i = kBpp; i < len; i += kBpp) {
-    for (int k = 0; k < kBpp; ++k) {
-      const int b = prior[i + k];
-      const int pa = std::abs(b - c[k]), pb = std::abs(a[k] - c[k]), pc = std::abs(a[k] + b - 2 * c[k]);
-      int predicted = pb <= pc ? b : c[k];
-      if (pa <= pb && pa <= pc) predicted = a[k];
-      a[k] = dst[i + k] = static_cast<uint8_t>(src[i + k] + predicted);
-      c[k] = b;
-    }
-  }
-}
-
-template <int kBpp>
-bool UnfilterRow(int filter, const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t len) {
-  switch (filter) {
-    case 0:
-      if (dst != src) std::memcpy(dst, src, len);
-      return true;
-    case 1:
-      UnfilterSub<kBpp>(src, dst, len);
-      return true;
-    case 2:
-      for (size_t i = 0; i < len; ++i) dst[i] = static_cast<uint8_t>(src[i] + prior[i]);
-      return true;
-    case 3:
-      UnfilterAverage<kBpp>(src, prior, dst, len);
-      return true;
-    case 4:
-      UnfilterPaeth<kBpp>(src, prior, dst, len);
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Undoes one row's filter into `dst` (which may be `src`); `prior` is the
-// unfiltered row above (zeros for the first). False for a filter type PNG
-// does not define.
-bool Unfilter(int filter, const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t len, int bpp) {
-  switch (bpp) {
-    case 1: return UnfilterRow<1>(filter, src, prior, dst, len);
-    case 2: return UnfilterRow<2>(filter, src, prior, dst, len);
-    case 3: return UnfilterRow<3>(filter, src, prior, dst, len);
-    default: return UnfilterRow<4>(filter, src, prior, dst, len);
-  }
-}
-
 // PNG_USER_CHUNK_MALLOC_MAX of Debian's libpng (the decoder sets no other).
 constexpr uint32_t kLibpngChunkLimit = 8'000'000;
 
@@ -366,10 +288,10 @@ bool DecodeWholeBuffer(absl::Span<const uint8_t> bytes, const ImageHeader& heade
       uint8_t* src = scratch.filtered.data() + y * (row + 1);
       uint8_t* dst = out->data.data() + y * out->row_bytes();
       if (channels == bpp) {  // no alpha: unfilter into the output
-        ok = Unfilter(src[0], src + 1, prior, dst, row, bpp);
+        ok = UnfilterPngRow(src[0], src + 1, prior, dst, row, bpp);
         prior = dst;
       } else {  // unfilter in place (the next row needs the alpha), then drop alpha
-        ok = Unfilter(src[0], src + 1, prior, src + 1, row, bpp);
+        ok = UnfilterPngRow(src[0], src + 1, prior, src + 1, row, bpp);
         prior = src + 1;
         for (size_t x = 0; x < width; ++x) {
           std::memcpy(dst + x * static_cast<size_t>(channels), src + 1 + x * static_cast<size_t>(bpp),

@@ -357,6 +357,30 @@ absl::StatusOr<Image> DecodeWithLibpngOnly(const std::string& png) {
   return Decode(png, libpng_only);
 }
 
+// 8-bit sources of every colour type the whole-buffer path takes.
+constexpr int kWholeBufferColorTypes[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                          PNG_COLOR_TYPE_RGB_ALPHA};
+int ChannelsOf(int color_type) {
+  return color_type == PNG_COLOR_TYPE_GRAY ? 1 : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
+         : color_type == PNG_COLOR_TYPE_RGB ? 3 : 4;
+}
+
+// Writes `source` with libpng (filter types `filters`, IDAT chunks of at
+// most `idat_bytes`), decodes it on the whole-buffer path and expects
+// libpng's pixels and the source's (alpha dropped).
+void ExpectWholeBufferDecodesLikeLibpng(const Image& source, int color_type, int filters, size_t idat_bytes = 8192) {
+  RawPng p;
+  p.width = source.width, p.height = source.height, p.color_type = color_type;
+  p.packed = source.data;
+  p.filters = filters;
+  p.idat_bytes = idat_bytes;
+  const std::string png = Write(p);
+  ASSERT_OK_AND_ASSIGN(Image fast, Decode(png));
+  ASSERT_OK_AND_ASSIGN(Image reference, DecodeWithLibpngOnly(png));
+  EXPECT_TRUE(SameImage(fast, reference));
+  EXPECT_TRUE(SameImage(fast, source.channels % 2 == 0 ? DropAlpha(source) : source));
+}
+
 TEST(PngDecoderTest, WholeBufferPathUndoesEveryFilterLikeLibpng) {
   struct Filter {
     int flag;
@@ -364,26 +388,38 @@ TEST(PngDecoderTest, WholeBufferPathUndoesEveryFilterLikeLibpng) {
   };
   const Filter filters[] = {{PNG_FILTER_NONE, "none"}, {PNG_FILTER_SUB, "sub"},   {PNG_FILTER_UP, "up"},
                             {PNG_FILTER_AVG, "average"}, {PNG_FILTER_PAETH, "paeth"}, {PNG_ALL_FILTERS, "adaptive"}};
-  for (const int color_type : {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
-                               PNG_COLOR_TYPE_RGB_ALPHA}) {
-    const int channels = color_type == PNG_COLOR_TYPE_GRAY ? 1 : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
-                         : color_type == PNG_COLOR_TYPE_RGB ? 3 : 4;
-    const Image source = MakeGradientImage(41, 29, channels);  // odd sizes, every byte value
+  for (const int color_type : kWholeBufferColorTypes) {
+    const Image source = MakeGradientImage(41, 29, ChannelsOf(color_type));  // odd sizes, every byte value
     for (const Filter& f : filters) {
       for (const size_t idat_bytes : {size_t{8192}, size_t{97}}) {  // one IDAT, many
         SCOPED_TRACE(::testing::Message() << "colour type " << color_type << ", filter " << f.name
                                           << ", IDAT " << idat_bytes);
-        RawPng p;
-        p.width = source.width, p.height = source.height, p.color_type = color_type;
-        p.packed = source.data;
-        p.filters = f.flag;
-        p.idat_bytes = idat_bytes;
-        const std::string png = Write(p);
-        ASSERT_OK_AND_ASSIGN(Image fast, Decode(png));
-        ASSERT_OK_AND_ASSIGN(Image reference, DecodeWithLibpngOnly(png));
-        EXPECT_TRUE(SameImage(fast, reference));
-        EXPECT_TRUE(SameImage(fast, channels % 2 == 0 ? DropAlpha(source) : source));
+        ExpectWholeBufferDecodesLikeLibpng(source, color_type, f.flag, idat_bytes);
       }
+    }
+  }
+}
+
+// Paeth's three predictions and its tie rules, on noise (every row filtered
+// with Paeth, so neighbouring values are unrelated and each choice and each
+// tie occurs many times) and widths from one pixel up: the SIMD path of RGB
+// and RGBA (png_unfilter.cc) and the scalar one of gray, against libpng and
+// the source pixels.
+TEST(PngDecoderTest, PaethOnNoiseMatchesLibpngAndTheSource) {
+  uint32_t state = 2463534242u;
+  const auto next = [&state] {  // xorshift32
+    state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+    return state;
+  };
+  for (const int color_type : kWholeBufferColorTypes) {
+    for (const int width : {1, 2, 7, 64, 301}) {
+      SCOPED_TRACE(::testing::Message() << "colour type " << color_type << ", width " << width);
+      Image source;
+      source.Reset(width, 37, ChannelsOf(color_type), 8);
+      // Few distinct values (multiples of 16, some near the wrap) so that
+      // equal distances, and so ties, are frequent.
+      for (uint8_t& v : source.data) v = static_cast<uint8_t>(((next() >> 24) & 0xF0) | ((next() >> 30) == 0 ? 0x0F : 0));
+      ExpectWholeBufferDecodesLikeLibpng(source, color_type, PNG_FILTER_PAETH);
     }
   }
 }
