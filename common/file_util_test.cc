@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "common/test_support.h"
 
 namespace imagefeed {
@@ -20,6 +24,35 @@ TEST(FileUtilTest, RoundTripAndLimits) {
               StatusIs(absl::StatusCode::kNotFound, "missing"));
   EXPECT_THAT(ReadFileToBuffer(dir.path() + "/a", &buf),
               StatusIs(absl::StatusCode::kFailedPrecondition, "not a regular file"));
+}
+
+// A reused buffer takes each file's exact bytes, larger or smaller than the last.
+TEST(FileUtilTest, ReusedBufferHoldsExactlyEachFile) {
+  ScopedTempDir dir;
+  std::vector<uint8_t> buf;
+  for (const size_t size : {size_t{10000}, size_t{3}, size_t{0}, size_t{4096}, size_t{70000}, size_t{4097}}) {
+    std::string content(size, '\0');
+    for (size_t i = 0; i < size; ++i) content[i] = static_cast<char>('a' + (i * 7 + size) % 26);
+    const std::string path = dir.path() + "/f" + std::to_string(size);
+    WriteTestFile(path, content);
+    ASSERT_OK(ReadFileToBuffer(path, &buf));
+    EXPECT_EQ(std::string(buf.begin(), buf.end()), content) << size;
+  }
+}
+
+// Files whose size fstat does not know (procfs says 0): read to EOF all the
+// same, against std::ifstream, and cut at the limit.
+TEST(FileUtilTest, FilesLongerThanTheirStatSizeAreReadToTheEnd) {
+  for (const char* path : {"/proc/self/cmdline", "/proc/self/environ"}) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string expected((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(expected.empty()) << path;
+    std::vector<uint8_t> buf(123456, 'x');
+    ASSERT_OK(ReadFileToBuffer(path, &buf));
+    EXPECT_EQ(std::string(buf.begin(), buf.end()), expected) << path;
+    ASSERT_OK(ReadFileToBuffer(path, &buf, 5));
+    EXPECT_EQ(std::string(buf.begin(), buf.end()), expected.substr(0, 5)) << path;
+  }
 }
 
 TEST(FileUtilTest, SymlinksAreNotFollowed) {
